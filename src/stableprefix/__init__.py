@@ -1,0 +1,62 @@
+"""stableprefix: LLM requests whose cacheable prefix stays byte-stable.
+
+>>> from stableprefix import PromptConfig, PromptManager
+>>> pm = PromptManager(PromptConfig(static_system_prompt="You are terse."))
+>>> pm.append({"role": "user", "content": "Hello"})
+>>> pm.build_request()["messages"][0]["content"]
+'You are terse.'
+"""
+
+from . import adapters, functional
+from ._blocks import CacheBlock, FlatRequest
+from ._compaction import CompactionEvent, truncate_oldest
+from ._config import PromptConfig
+from ._errors import (
+    ContextError,
+    HookError,
+    InvalidConfigError,
+    InvalidMessageError,
+    InvalidStateError,
+    PendingToolCallError,
+    StablePrefixError,
+    StoreError,
+    TransitionError,
+    UnsupportedError,
+)
+from ._manager import PromptManager
+from ._state import STATE_VERSION, State, dumps, loads, new_state
+from ._usage import CacheUsage
+from .adapters import AnthropicAdapter, OpenAIAdapter, ProviderAdapter
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "STATE_VERSION",
+    "AnthropicAdapter",
+    "CacheBlock",
+    "CacheUsage",
+    "CompactionEvent",
+    "ContextError",
+    "FlatRequest",
+    "HookError",
+    "InvalidConfigError",
+    "InvalidMessageError",
+    "InvalidStateError",
+    "OpenAIAdapter",
+    "PendingToolCallError",
+    "PromptConfig",
+    "PromptManager",
+    "ProviderAdapter",
+    "StablePrefixError",
+    "State",
+    "StoreError",
+    "TransitionError",
+    "UnsupportedError",
+    "__version__",
+    "adapters",
+    "dumps",
+    "functional",
+    "loads",
+    "new_state",
+    "truncate_oldest",
+]

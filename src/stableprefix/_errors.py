@@ -1,0 +1,150 @@
+"""Errors raised by stableprefix.
+
+Every error the library raises on purpose derives from one base class, so a
+caller can catch them all, and each subclass names a cause. Where it helps,
+the error carries the offending detail as an attribute (the message index,
+the role, the path inside the state, the hook) instead of a new subclass.
+
+::
+
+    StablePrefixError
+     +-- InvalidMessageError   (also ValueError)  a message you appended is malformed
+     +-- InvalidStateError     (also ValueError)  a state document is malformed
+     +-- InvalidConfigError    (also ValueError)  a PromptConfig field is wrong
+     +-- TransitionError                         the operation is not allowed right now
+     |    +-- PendingToolCallError               ... because tool calls await results
+     +-- ContextError                            the dynamic context was not recorded
+     +-- HookError                               a hook raised or broke an invariant
+     +-- UnsupportedError                        the provider cannot do what was asked
+     +-- StoreError                              a state store failed
+
+Wrong argument *types* raise the built-in ``TypeError``; everything listed
+above is raised with a message that says what was wrong and how to fix it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = [
+    "ContextError",
+    "HookError",
+    "InvalidConfigError",
+    "InvalidMessageError",
+    "InvalidStateError",
+    "PendingToolCallError",
+    "StablePrefixError",
+    "StoreError",
+    "TransitionError",
+    "UnsupportedError",
+]
+
+
+class StablePrefixError(Exception):
+    """Base class of every error stableprefix raises on purpose.
+
+    >>> try:
+    ...     raise InvalidStateError("bad", path="$.version")
+    ... except StablePrefixError as exc:
+    ...     print(type(exc).__name__, exc.path)
+    InvalidStateError $.version
+    """
+
+
+class InvalidMessageError(StablePrefixError, ValueError):
+    """A message given to the library is malformed for the configured provider.
+
+    Attributes:
+        index: position of the message in the call's input (0 for a single
+            message), or ``None`` when the whole batch is at fault.
+        role: the message's role, when it has a readable one.
+        path: where inside the message the problem is, e.g. ``$.content[1].type``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        index: int | None = None,
+        role: str | None = None,
+        path: str = "$",
+    ) -> None:
+        where = f"message {index}" if index is not None else "message"
+        detail = f" at {path}" if path != "$" else ""
+        super().__init__(f"{where}{detail}: {message}")
+        self.index = index
+        self.role = role
+        self.path = path
+
+
+class InvalidStateError(StablePrefixError, ValueError):
+    """A state document failed validation.
+
+    Attributes:
+        path: JSON path of the offending field, e.g. ``$.committed[3]``.
+    """
+
+    def __init__(self, message: str, *, path: str = "$") -> None:
+        super().__init__(f"invalid state at {path}: {message}")
+        self.path = path
+
+
+class InvalidConfigError(StablePrefixError, ValueError):
+    """A ``PromptConfig`` field has a value that cannot work.
+
+    Attributes:
+        field: the name of the offending field.
+    """
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(f"PromptConfig.{field}: {message}")
+        self.field = field
+
+
+class TransitionError(StablePrefixError):
+    """The operation is not allowed in the conversation's current phase."""
+
+
+class PendingToolCallError(TransitionError):
+    """Tool calls are still waiting for their results.
+
+    Attributes:
+        pending: the ids of the tool calls that have no result yet.
+    """
+
+    def __init__(self, message: str, *, pending: Sequence[str]) -> None:
+        ids = ", ".join(pending)
+        super().__init__(f"{message} (tool calls awaiting results: {ids})")
+        self.pending = tuple(pending)
+
+
+class ContextError(StablePrefixError):
+    """The dynamic context cannot be used the way it was passed."""
+
+
+class HookError(StablePrefixError):
+    """A user hook raised, or returned something that breaks an invariant.
+
+    Attributes:
+        hook: the config field holding the hook, e.g. ``"compaction_hook"``.
+    """
+
+    def __init__(self, message: str, *, hook: str) -> None:
+        super().__init__(f"{hook}: {message}")
+        self.hook = hook
+
+
+class UnsupportedError(StablePrefixError):
+    """The configured provider cannot do what was asked.
+
+    Attributes:
+        provider: the adapter's provider name.
+    """
+
+    def __init__(self, message: str, *, provider: str) -> None:
+        super().__init__(f"{provider}: {message}")
+        self.provider = provider
+
+
+class StoreError(StablePrefixError):
+    """A state store failed to load or save a conversation."""

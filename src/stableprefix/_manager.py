@@ -1,0 +1,239 @@
+"""``PromptManager``: the stateful, thread-safe front of the functional core.
+
+Approach: the manager owns its state exclusively. Each operation first runs
+the functional *validate* phase against it without changing anything. When
+applying cannot call user code (no hook, no compaction), the change is made
+in place: appending to a list cannot fail, so nothing is ever half-applied
+and a turn costs O(1) however long the history. Otherwise the change runs
+on a copy that is swapped in only after every step, including delivery of
+compaction events, succeeded. One lock serialises all of it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from . import functional as F
+from ._compaction import CompactionEvent
+from ._config import PromptConfig
+from ._errors import InvalidStateError, StablePrefixError
+from ._json import copy_json
+from ._sequence import check_sequence
+from ._state import State, copy_state, dumps, loads, new_state, validate_state
+from .adapters._base import Message
+
+__all__ = ["PromptManager"]
+
+
+def _adopt(state: State, config: PromptConfig) -> State:
+    """Validate a caller's state completely and take a private copy of it."""
+    validate_state(state)
+    F.check_format(state, config)
+    owned: State = copy_json(state)
+    adapter = config.adapter
+    for part in ("committed", "recent"):
+        for i, message in enumerate(owned[part]):  # type: ignore[literal-required]
+            try:
+                adapter.validate_message(message, index=i)
+            except StablePrefixError as exc:
+                raise InvalidStateError(str(exc), path=f"$.{part}[{i}]") from exc
+    try:
+        pending = check_sequence([*owned["committed"], *owned["recent"]], adapter)
+    except StablePrefixError as exc:
+        raise InvalidStateError(f"messages are out of order: {exc}") from exc
+    if list(pending) != owned["pending"]:
+        raise InvalidStateError(f"lists {owned['pending']} but the messages leave "
+                                f"{list(pending)} awaiting results", path="$.pending")
+    return owned
+
+
+class PromptManager:
+    """A conversation kept in memory, safe to share between threads.
+
+    Args:
+        config: how requests are built and history is managed.
+        state: a state to continue (validated and copied), or ``None``.
+
+    Raises:
+        TypeError: ``config`` is not a ``PromptConfig``.
+        InvalidStateError: ``state`` is malformed or for another provider.
+
+    >>> from stableprefix import PromptConfig, PromptManager
+    >>> pm = PromptManager(PromptConfig(static_system_prompt="Be brief.",
+    ...                                 transition_mode="agent_cycle"))
+    >>> pm.append({"role": "user", "content": "Hi"})
+    >>> [m["role"] for m in pm.build_request("time: 10:00")["messages"]]
+    ['system', 'user', 'system']
+    >>> pm.append({"role": "assistant", "content": "Hello!"})
+    >>> len(pm.state["committed"])
+    2
+    """
+
+    def __init__(self, config: PromptConfig, state: State | None = None) -> None:
+        if not isinstance(config, PromptConfig):
+            raise TypeError(f"config must be a PromptConfig, got {type(config).__name__}")
+        self._config = config
+        self._lock = threading.RLock()
+        self._state: State = new_state() if state is None else _adopt(state, config)
+
+    @classmethod
+    def loads(cls, text: str | bytes, config: PromptConfig) -> PromptManager:
+        """A manager continuing the conversation serialised in ``text``.
+
+        >>> from stableprefix import PromptConfig
+        >>> cfg = PromptConfig()
+        >>> pm = PromptManager(cfg); pm.append({"role": "user", "content": "Hi"})
+        >>> PromptManager.loads(pm.dumps(), cfg).state == pm.state
+        True
+        """
+        return cls(config, loads(text))
+
+    @property
+    def config(self) -> PromptConfig:
+        """The (immutable) config."""
+        return self._config
+
+    @property
+    def state(self) -> State:
+        """A deep copy of the current state; changing it cannot affect the manager."""
+        with self._lock:
+            snapshot: State = copy_json(self._state)
+        return snapshot
+
+    def dumps(self) -> str:
+        """The state as JSON text (see ``stableprefix.dumps``)."""
+        with self._lock:
+            return dumps(self._state)
+
+    # -------------------------------------------------------------- changes
+
+    def append(self, message: Any) -> None:
+        """Append one message (see ``functional.append_message``).
+
+        >>> from stableprefix import PromptConfig
+        >>> pm = PromptManager(PromptConfig()); pm.append({"role": "user", "content": "Hi"})
+        >>> pm.committed_tokens > 0
+        True
+        """
+        self.extend([message])
+
+    def extend(self, messages: Iterable[Any]) -> None:
+        """Append several messages: all of them, or none on error.
+
+        >>> from stableprefix import PromptConfig
+        >>> pm = PromptManager(PromptConfig())
+        >>> pm.extend([{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}])
+        >>> len(pm.state["committed"])
+        2
+        """
+        if isinstance(messages, (dict, str, bytes)):
+            raise TypeError("extend() takes an iterable of messages; use append() for one")
+        batch = list(messages)
+        with self._lock:
+            cfg, state = self._config, self._state
+            readies: list[F.Ready] = []
+            pending, empty = tuple(state["pending"]), not state["committed"] and not state["recent"]
+            for i, raw in enumerate(batch):
+                ready = F.validate_append(state, raw, cfg, i, pending=pending, empty=empty)
+                readies.append(ready)
+                pending, empty = ready.pending, False
+            if self._in_place(readies):
+                sink: list[CompactionEvent] = []
+                for ready in readies:
+                    F.apply_append(state, ready, cfg, sink)
+                return
+            self._state = F.append_messages(state, batch, cfg)
+
+    def _in_place(self, readies: list[F.Ready]) -> bool:
+        """Whether the batch can be applied without any user code running."""
+        if len(readies) == 1:
+            return not F.will_run_user_code(self._state, readies[0], self._config)
+        cfg = self._config
+        return cfg.max_tokens is None and (
+            cfg.transition_hook is None or cfg.transition_mode == "manual")
+
+    def transition(self) -> None:
+        """Move the recent turn into committed history (see ``functional.transition``)."""
+        with self._lock:
+            self._state = F.transition(self._state, self._config)
+
+    def compact(self) -> CompactionEvent | None:
+        """Compact committed history to the target now; return the event (also delivered).
+
+        >>> from stableprefix import PromptConfig
+        >>> PromptManager(PromptConfig(max_tokens=100)).compact() is None
+        True
+        """
+        with self._lock:
+            work, event = F.compact_with_event(self._state, self._config)
+            F._deliver([event] if event else [], self._config, None)
+            self._state = work
+            return event
+
+    def record_context(self, text: str | None) -> None:
+        """Keep the dynamic context in the turn (``dynamic_position="append"``)."""
+        with self._lock:
+            ready = F.validate_context(self._state, text, self._config)
+            if ready is None:
+                return
+            if not F.will_run_user_code(self._state, ready, self._config):
+                F.apply_context(self._state, ready, self._config, [])
+                return
+            self._state = F.record_context(self._state, text, self._config)
+
+    def apply_summary(self, summary_text: str, *, keep_last_rounds: int = 2) -> None:
+        """Fold older rounds into a summary (see ``functional.apply_summary``)."""
+        with self._lock:
+            self._state = F.apply_summary(self._state, summary_text, self._config,
+                                          keep_last_rounds=keep_last_rounds)
+
+    # --------------------------------------------------------------- builds
+
+    def build_request(self, dynamic_system_prompt: str | None = None) -> dict[str, Any]:
+        """The SDK keyword arguments for the next request.
+
+        With ``dynamic_position="append"`` a changed context is first kept in
+        the turn (so the next request stays append-only).
+        """
+        with self._lock:
+            self.record_context(dynamic_system_prompt)
+            return F.build_request(self._state, self._config, dynamic_system_prompt)
+
+    def build_messages(self, dynamic_system_prompt: str | None = None) -> list[Message]:
+        """The message list for OpenAI-style flows (see ``functional.build_messages``)."""
+        with self._lock:
+            F.build_messages(self._state, self._config)  # refuse early, before recording
+            self.record_context(dynamic_system_prompt)
+            return F.build_messages(self._state, self._config, dynamic_system_prompt)
+
+    def build_summary_request(
+        self, *, instruction: str = F.DEFAULT_SUMMARY_INSTRUCTION
+    ) -> dict[str, Any]:
+        """A summarisation request reusing the cached prefix."""
+        with self._lock:
+            return F.build_summary_request(self._state, self._config, instruction=instruction)
+
+    # ---------------------------------------------------------------- reads
+
+    @property
+    def committed_tokens(self) -> int:
+        """Tokens of committed history (a running total, O(1))."""
+        return self._state["committed_tokens"]
+
+    @property
+    def recent_tokens(self) -> int:
+        """Tokens of the turn in progress."""
+        return self._state["recent_tokens"]
+
+    @property
+    def fingerprint(self) -> str:
+        """The prefix fingerprint (see ``functional.prefix_fingerprint``)."""
+        with self._lock:
+            return F.prefix_fingerprint(self._state, self._config)
+
+    def snapshot(self) -> State:
+        """A cheap copy of the state sharing message objects (do not modify them)."""
+        with self._lock:
+            return copy_state(self._state)

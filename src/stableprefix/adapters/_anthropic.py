@@ -1,0 +1,351 @@
+"""Anthropic Messages wire format and ``cache_control`` placement.
+
+Approach: Anthropic caches only where a request carries ``cache_control``
+markers (at most four). Each marker writes an entry for the prefix that ends
+at its block; a read looks back from each marker over at most 20 block
+positions for an entry written earlier. We therefore mark, in priority
+order: the end of the latest stable turn (so the next step of a tool loop
+finds it a few positions back), the end of the static part (tools and
+system, shared by every conversation), and the end of committed history.
+The caller's own markers count towards the four and are never changed; a
+marker of ours is dropped rather than placed before a caller's one-hour
+marker (one-hour entries must precede five-minute ones). Markers are placed
+on copies of the few messages that carry them; stored messages are never
+touched. The dynamic context is a user message, never part of ``system``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from .._blocks import CacheBlock, FlatRequest
+from .._errors import InvalidConfigError, InvalidMessageError
+from .._json import canonical, sha256_hex
+from ._base import Message, ProviderAdapter, RequestParts
+
+__all__ = ["AnthropicAdapter"]
+
+MAX_MARKERS = 4
+_TTLS = ("5m", "1h")
+_USER_BLOCKS = frozenset({"text", "image", "document", "tool_result", "search_result"})
+_ASSISTANT_BLOCKS = frozenset({
+    "text", "tool_use", "thinking", "redacted_thinking", "server_tool_use",
+    "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result",
+    "mcp_tool_use", "mcp_tool_result", "container_upload",
+})
+_UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
+_MESSAGE_OVERHEAD = 3
+_BLOCK_OVERHEAD = {"tool_use": 10, "tool_result": 6, "image": 1600, "document": 1500}
+
+
+def _fail(msg: str, index: int, role: str | None, path: str = "$") -> InvalidMessageError:
+    return InvalidMessageError(msg, index=index, role=role, path=path)
+
+
+def _ttl_of(block: Any) -> str | None:
+    if not isinstance(block, dict):
+        return None
+    cc = block.get("cache_control")
+    if not isinstance(cc, dict):
+        return None
+    ttl = cc.get("ttl", "5m")
+    return ttl if ttl in _TTLS else "5m"
+
+
+def _blocks(message: Message) -> list[Any]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    return content if isinstance(content, list) else []
+
+
+class AnthropicAdapter(ProviderAdapter):
+    """Adapter for the Anthropic Messages API.
+
+    Args:
+        cache_ttl: TTL of the markers this adapter places: ``"5m"``
+            (default; writes cost 1.25x) or ``"1h"`` (writes cost 2x).
+
+    >>> from stableprefix import AnthropicAdapter, PromptConfig, new_state
+    >>> from stableprefix.functional import append_message, build_request
+    >>> cfg = PromptConfig(static_system_prompt="Be brief.", adapter=AnthropicAdapter())
+    >>> s = append_message(new_state(), {"role": "user", "content": "Hi"}, cfg)
+    >>> build_request(s, cfg)["system"]
+    [{'type': 'text', 'text': 'Be brief.', 'cache_control': {'type': 'ephemeral'}}]
+    """
+
+    name: ClassVar[str] = "anthropic"
+    system_in_messages: ClassVar[bool] = False
+    results_all_at_once: ClassVar[bool] = True
+    first_roles: ClassVar[frozenset[str]] = frozenset({"user"})
+
+    __slots__ = ("cache_ttl",)
+
+    def __init__(self, *, cache_ttl: str = "5m") -> None:
+        if cache_ttl not in _TTLS:
+            raise ValueError(f"cache_ttl must be '5m' or '1h', got {cache_ttl!r}")
+        self.cache_ttl = cache_ttl
+
+    # ----------------------------------------------------------------- messages
+
+    def validate_message(self, message: Message, *, index: int) -> None:
+        role = message.get("role")
+        if role == "system":
+            raise _fail(
+                "the Anthropic API has no system role inside messages; put fixed "
+                "instructions in PromptConfig.static_system_prompt and changing ones in "
+                "the dynamic context",
+                index, role, "$.role",
+            )
+        if role not in ("user", "assistant"):
+            raise _fail(f"role must be 'user' or 'assistant', got {role!r}", index,
+                        role if isinstance(role, str) else None, "$.role")
+        content = message.get("content")
+        if isinstance(content, str):
+            if not content.strip():
+                raise _fail("content must not be empty or white space only", index, role,
+                            "$.content")
+            return
+        if not isinstance(content, list) or not content:
+            raise _fail("content must be a non-empty string or a non-empty list of blocks",
+                        index, role, "$.content")
+        allowed = _USER_BLOCKS if role == "user" else _ASSISTANT_BLOCKS
+        seen_other = False
+        for i, block in enumerate(content):
+            path = f"$.content[{i}]"
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind not in allowed:
+                raise _fail(
+                    f"a {role} block must have type in ({', '.join(sorted(allowed))}), got {kind!r}",
+                    index, role, path + ".type",
+                )
+            self._validate_block(block, index, role, path)
+            if kind == "tool_result" and seen_other:
+                raise _fail("tool_result blocks must come before any other block in the message",
+                            index, role, path)
+            seen_other = seen_other or kind != "tool_result"
+
+    def _validate_block(self, block: dict[str, Any], index: int, role: str, path: str) -> None:
+        kind = block["type"]
+        if kind == "text" and (not isinstance(block.get("text"), str) or not block["text"]):
+            raise _fail("a text block needs a non-empty string 'text'", index, role, path + ".text")
+        if kind == "tool_use":
+            if not isinstance(block.get("id"), str) or not block["id"]:
+                raise _fail("a tool_use block needs a non-empty string id", index, role, path + ".id")
+            if not isinstance(block.get("name"), str) or not isinstance(block.get("input"), dict):
+                raise _fail("a tool_use block needs a string 'name' and an object 'input'",
+                            index, role, path)
+        if kind == "tool_result":
+            if not isinstance(block.get("tool_use_id"), str) or not block["tool_use_id"]:
+                raise _fail("a tool_result block needs a non-empty string tool_use_id",
+                            index, role, path + ".tool_use_id")
+            inner = block.get("content")
+            if inner is not None and not isinstance(inner, (str, list)):
+                raise _fail("tool_result content must be a string or a list of blocks",
+                            index, role, path + ".content")
+        cc = block.get("cache_control")
+        if cc is not None:
+            if kind in _UNMARKABLE:
+                raise _fail("cache_control cannot be set on a thinking block", index, role,
+                            path + ".cache_control")
+            if not isinstance(cc, dict) or cc.get("type") != "ephemeral" or cc.get(
+                "ttl", "5m"
+            ) not in _TTLS:
+                raise _fail("cache_control must be {'type': 'ephemeral'} with optional ttl "
+                            "'5m' or '1h'", index, role, path + ".cache_control")
+
+    def validate_tools(self, tools: Sequence[Any]) -> None:
+        super().validate_tools(tools)
+        for i, tool in enumerate(tools):
+            if not isinstance(tool.get("name"), str):
+                raise InvalidConfigError(
+                    f"tools[{i}] needs a string 'name' (and an 'input_schema' object for a "
+                    "custom tool)", field="tools",
+                )
+            if "type" not in tool and not isinstance(tool.get("input_schema"), dict):
+                raise InvalidConfigError(
+                    f"tools[{i}] ({tool['name']!r}) needs an 'input_schema' object",
+                    field="tools",
+                )
+
+    def tool_call_ids(self, message: Message) -> tuple[str, ...]:
+        if message.get("role") != "assistant" or isinstance(message.get("content"), str):
+            return ()
+        return tuple(b["id"] for b in message["content"] if b.get("type") == "tool_use")
+
+    def tool_result_ids(self, message: Message) -> tuple[str, ...]:
+        if message.get("role") != "user" or isinstance(message.get("content"), str):
+            return ()
+        return tuple(
+            b["tool_use_id"] for b in message["content"] if b.get("type") == "tool_result"
+        )
+
+    def is_user_turn(self, message: Message) -> bool:
+        return message.get("role") == "user" and not self.tool_result_ids(message)
+
+    # ------------------------------------------------------------------- tokens
+
+    def _block_tokens(self, block: Any) -> int:
+        kind = block.get("type")
+        extra = _BLOCK_OVERHEAD.get(kind, 0)
+        if kind == "text":
+            return self.count_text_tokens(block["text"])
+        if kind == "thinking":
+            return self.count_text_tokens(str(block.get("thinking", "")))
+        if kind == "tool_use":
+            return extra + self.count_text_tokens(block["name"]) + self.count_json_tokens(
+                block["input"])
+        if kind == "tool_result":
+            inner = block.get("content")
+            if isinstance(inner, str):
+                return extra + self.count_text_tokens(inner)
+            if isinstance(inner, list):
+                return extra + sum(self._block_tokens(b) for b in inner if isinstance(b, dict))
+            return extra
+        if kind in ("image", "document"):
+            return extra
+        return extra + self.count_json_tokens(block)
+
+    def count_tokens(self, message: Message) -> int:
+        return _MESSAGE_OVERHEAD + sum(self._block_tokens(b) for b in _blocks(message))
+
+    # ---------------------------------------------------------------- rendering
+
+    def context_message(self, text: str) -> Message:
+        return {"role": "user", "content": text}
+
+    def summary_message(self, text: str) -> Message:
+        return {"role": "user", "content": text}
+
+    def instruction_message(self, text: str) -> Message:
+        return {"role": "user", "content": text}
+
+    def render_messages(self, parts: RequestParts) -> list[Message]:
+        if parts.context is None:
+            return [*parts.history, *parts.recent]
+        ctx = self.context_message(parts.context)
+        if parts.position == "before_recent":
+            return [*parts.history, ctx, *parts.recent]
+        return [*parts.history, *parts.recent, ctx]
+
+    def render(self, parts: RequestParts) -> dict[str, Any]:
+        messages = self.render_messages(parts)
+        tools = list(parts.tools)
+        system: list[Message] = (
+            [{"type": "text", "text": parts.static_system}] if parts.static_system else []
+        )
+        targets = self._marker_targets(parts, messages, tools, system)
+        for where, idx in targets:
+            if where == "system":
+                system[idx] = self._marked(system[idx])
+            elif where == "tools":
+                tools[idx] = self._marked(tools[idx])
+            else:
+                messages[idx] = self._marked_message(messages[idx])
+        request: dict[str, Any] = {}
+        if system:
+            request["system"] = system
+        request["messages"] = messages
+        if tools:
+            request["tools"] = tools
+        return request
+
+    def _marker_targets(
+        self,
+        parts: RequestParts,
+        messages: list[Message],
+        tools: list[Message],
+        system: list[Message],
+    ) -> list[tuple[str, int]]:
+        """Where to add our markers, best first, within the four allowed."""
+        existing = [(0, t) for t in tools] + [
+            (2 + i, b) for i, m in enumerate(messages) for b in _blocks(m)
+        ]
+        ttls = [_ttl_of(b) for _, b in existing]
+        budget = MAX_MARKERS - sum(1 for t in ttls if t is not None)
+        last_1h = max((p for (p, _), t in zip(existing, ttls) if t == "1h"), default=-1)
+        n_hist = len(parts.history)
+        lead = 1 if parts.context is not None and parts.position == "before_recent" else 0
+        candidates: list[tuple[str, int, int]] = []  # (where, index, order position)
+        if parts.recent:
+            idx = n_hist + lead + len(parts.recent) - 1
+            candidates.append(("message", idx, 2 + idx))
+        if system:
+            candidates.append(("system", len(system) - 1, 1))
+        elif tools:
+            candidates.append(("tools", len(tools) - 1, 0))
+        if n_hist:
+            candidates.append(("message", n_hist - 1, 2 + n_hist - 1))
+        chosen: list[tuple[str, int]] = []
+        for where, idx, pos in candidates:
+            if len(chosen) >= budget:
+                break
+            if self.cache_ttl == "5m" and pos < last_1h:
+                continue
+            if where == "message" and self._mark_index(messages[idx]) is None:
+                continue
+            if where == "message" and _ttl_of(_blocks(messages[idx])[-1]) is not None:
+                continue
+            chosen.append((where, idx))
+        return chosen
+
+    def _marker(self) -> dict[str, str]:
+        if self.cache_ttl == "1h":
+            return {"type": "ephemeral", "ttl": "1h"}
+        return {"type": "ephemeral"}
+
+    def _marked(self, block: Message) -> Message:
+        if "cache_control" in block:
+            return block
+        return {**block, "cache_control": self._marker()}
+
+    @staticmethod
+    def _mark_index(message: Message) -> int | None:
+        blocks = _blocks(message)
+        for i in range(len(blocks) - 1, -1, -1):
+            b = blocks[i]
+            if isinstance(b, dict) and b.get("type") not in _UNMARKABLE and (
+                b.get("type") != "text" or b.get("text")
+            ):
+                return i
+        return None
+
+    def _marked_message(self, message: Message) -> Message:
+        idx = self._mark_index(message)
+        if idx is None:
+            return message
+        blocks = list(_blocks(message))
+        blocks[idx] = self._marked(blocks[idx])
+        return {**message, "content": blocks}
+
+    def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
+        out: list[CacheBlock] = []
+        for tool in request.get("tools") or ():
+            out.append(self._flat(tool, "tools", "tools", "tools", self.count_json_tokens(tool)))
+        system = request.get("system")
+        if isinstance(system, str):
+            system = [{"type": "text", "text": system}]
+        for block in system or ():
+            out.append(self._flat(block, "system", "system", "system",
+                                  self.count_text_tokens(str(block.get("text", "")))))
+        for n, message in enumerate(request.get("messages") or ()):
+            role = str(message.get("role", ""))
+            for i, block in enumerate(_blocks(message)):
+                kind = block.get("type", "other")
+                kind = kind if kind in ("text", "tool_use", "tool_result", "image",
+                                        "thinking") else "other"
+                tokens = self._block_tokens(block) + (_MESSAGE_OVERHEAD if i == 0 else 0)
+                out.append(self._flat(block, f"{n}:{role}:{i == 0}", kind, role, tokens))
+        return FlatRequest(provider=self.name, blocks=tuple(out))
+
+    @staticmethod
+    def _flat(block: Any, salt: str, kind: str, role: str, tokens: int) -> CacheBlock:
+        bare = {k: v for k, v in block.items() if k != "cache_control"}
+        # The role boundary is part of the prefix; the message number is not
+        # (it is implied by the chain), so only the role and start flag salt it.
+        salt = salt.split(":", 1)[-1]
+        return CacheBlock(
+            key=sha256_hex(salt + canonical(bare)), tokens=tokens, kind=kind, role=role,
+            cache_ttl=_ttl_of(block),
+        )

@@ -1,0 +1,206 @@
+"""The provider adapter contract.
+
+Approach: the core never looks inside a message itself. Everything that
+depends on a provider's wire format goes through an adapter: validating a
+message, telling which tool calls it makes or answers, counting its tokens,
+rendering the final request with cache markers, and flattening a request
+into the blocks the provider caches by. A new provider is a subclass that
+fills in these methods; the core, the manager and the simulator work with it
+unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .._blocks import FlatRequest
+from .._errors import InvalidConfigError, InvalidMessageError
+from .._tokens import estimate_json_tokens, estimate_text_tokens
+
+__all__ = ["Message", "ProviderAdapter", "RequestParts"]
+
+Message = dict[str, Any]
+
+POSITIONS = ("tail", "before_recent", "append")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RequestParts:
+    """Everything an adapter needs to render one request, in layout order.
+
+    Attributes:
+        tools: tool definitions, already in canonical key order.
+        static_system: the static system prompt ("" for none).
+        history: committed (long-lived) messages.
+        recent: the turn in progress.
+        context: dynamic context to render this time (``None`` for none).
+            With ``dynamic_position="append"`` the context is already stored
+            as a message in ``history``/``recent`` and this is ``None``.
+        position: ``"tail"``, ``"before_recent"`` or ``"append"``.
+    """
+
+    tools: tuple[Message, ...]
+    static_system: str
+    history: Sequence[Message]
+    recent: Sequence[Message]
+    context: str | None = None
+    position: str = "tail"
+
+
+class ProviderAdapter:
+    """Base class of provider adapters; subclass it to support a provider.
+
+    A subclass sets ``name`` and implements the methods that raise
+    ``NotImplementedError`` here. Adapters are immutable value objects: two
+    equal adapters behave the same, which is what lets a frozen
+    ``PromptConfig`` hold one.
+
+    >>> from stableprefix import OpenAIAdapter
+    >>> a = OpenAIAdapter()
+    >>> a.tool_call_ids({"role": "assistant", "tool_calls": [
+    ...     {"id": "c1", "type": "function",
+    ...      "function": {"name": "f", "arguments": "{}"}}]})
+    ('c1',)
+    """
+
+    #: Provider name; also stored in a state's ``format`` field.
+    name: ClassVar[str] = "base"
+    #: Whether the system prompt travels inside the message list.
+    system_in_messages: ClassVar[bool] = True
+    #: Whether one message must answer every pending tool call at once.
+    results_all_at_once: ClassVar[bool] = False
+    #: Roles a conversation may start with (empty: any).
+    first_roles: ClassVar[frozenset[str]] = frozenset()
+
+    # ----------------------------------------------------------------- messages
+
+    def coerce_message(self, message: Any) -> Mapping[str, Any]:
+        """Turn what a caller passed into a mapping (SDK objects included).
+
+        The base accepts mappings and objects with pydantic's ``model_dump``.
+
+        Raises:
+            TypeError: ``message`` is neither.
+        """
+        if isinstance(message, Mapping):
+            return message
+        dump = getattr(message, "model_dump", None)
+        if callable(dump):
+            data = dump(exclude_none=True)
+            if isinstance(data, Mapping):
+                return data
+        raise TypeError(
+            f"a message must be a dict (or an SDK message object), got {type(message).__name__}"
+        )
+
+    def validate_message(self, message: Message, *, index: int) -> None:
+        """Raise ``InvalidMessageError`` unless ``message`` is valid alone."""
+        raise NotImplementedError
+
+    def validate_tools(self, tools: Sequence[Any]) -> None:
+        """Raise ``InvalidConfigError`` unless ``tools`` are valid definitions."""
+        for i, tool in enumerate(tools):
+            if not isinstance(tool, dict):
+                raise InvalidConfigError(
+                    f"tools[{i}] must be a dict, got {type(tool).__name__}", field="tools"
+                )
+
+    def tool_call_ids(self, message: Message) -> tuple[str, ...]:
+        """Ids of the tool calls ``message`` makes (empty for none)."""
+        raise NotImplementedError
+
+    def tool_result_ids(self, message: Message) -> tuple[str, ...]:
+        """Ids of the tool calls ``message`` answers (empty for none)."""
+        raise NotImplementedError
+
+    def is_user_turn(self, message: Message) -> bool:
+        """True for a user message that is not (only) tool results."""
+        raise NotImplementedError
+
+    def is_final_answer(self, message: Message) -> bool:
+        """True for an assistant message that calls no tool (ends an agent cycle)."""
+        return message.get("role") == "assistant" and not self.tool_call_ids(message)
+
+    def role_of(self, message: Message) -> str:
+        """The message's role ("" when missing)."""
+        role = message.get("role")
+        return role if isinstance(role, str) else ""
+
+    def check_first(self, message: Message, *, index: int) -> None:
+        """Raise unless ``message`` may open a conversation."""
+        if self.first_roles and self.role_of(message) not in self.first_roles:
+            allowed = " or ".join(sorted(self.first_roles))
+            raise InvalidMessageError(
+                f"a {self.name} conversation must start with a {allowed} message, "
+                f"got role {self.role_of(message)!r}; append the user's message first",
+                index=index,
+                role=self.role_of(message),
+            )
+
+    # ------------------------------------------------------------------- tokens
+
+    def count_text_tokens(self, text: str) -> int:
+        """Tokens of a plain string."""
+        return estimate_text_tokens(text)
+
+    def count_json_tokens(self, value: Any) -> int:
+        """Tokens of a JSON value serialised compactly."""
+        return estimate_json_tokens(value)
+
+    def count_tokens(self, message: Message) -> int:
+        """Tokens ``message`` adds to a prompt (content plus framing)."""
+        raise NotImplementedError
+
+    def count_tools_tokens(self, tools: Sequence[Message]) -> int:
+        """Tokens the tool definitions add to a prompt."""
+        return sum(self.count_json_tokens(t) for t in tools)
+
+    # ---------------------------------------------------------------- rendering
+
+    def context_message(self, text: str) -> Message:
+        """The dynamic context as a message of this provider."""
+        raise NotImplementedError
+
+    def summary_message(self, text: str) -> Message:
+        """A summary of earlier conversation, as the first history message."""
+        raise NotImplementedError
+
+    def instruction_message(self, text: str) -> Message:
+        """A user instruction appended for a summarisation request."""
+        raise NotImplementedError
+
+    def render(self, parts: RequestParts) -> dict[str, Any]:
+        """The SDK keyword arguments for one request."""
+        raise NotImplementedError
+
+    def render_messages(self, parts: RequestParts) -> list[Message]:
+        """The message list alone (OpenAI-style flows)."""
+        raise NotImplementedError
+
+    def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
+        """The ordered cacheable blocks of a request this adapter built."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------- values
+
+    def __eq__(self, other: object) -> bool:
+        return type(self) is type(other) and vars_of(self) == vars_of(other)
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple(sorted(vars_of(self).items(), key=lambda kv: kv[0]))))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in sorted(vars_of(self).items()))
+        return f"{type(self).__name__}({fields})"
+
+
+def vars_of(obj: object) -> dict[str, Any]:
+    """Public instance attributes of an adapter (works with and without slots)."""
+    names: list[str] = []
+    for cls in type(obj).__mro__:
+        names.extend(getattr(cls, "__slots__", ()))
+    out = {n: getattr(obj, n) for n in names if not n.startswith("_") and hasattr(obj, n)}
+    out.update({k: v for k, v in getattr(obj, "__dict__", {}).items() if not k.startswith("_")})
+    return out

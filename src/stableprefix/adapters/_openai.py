@@ -1,0 +1,257 @@
+"""OpenAI Chat Completions wire format (also what vLLM, llama.cpp and most
+OpenAI-compatible servers speak).
+
+Approach: the request is one flat ``messages`` list. The static system
+prompt is its first message, committed history follows, then the recent
+turn; tools travel in ``tools`` (omitted when there are none, since an empty
+list is rejected). Caching is automatic and by prefix, so the only job here
+is to keep the prefix byte-stable: the dynamic context is a separate
+message after the stable part, never folded into the static system prompt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from .._blocks import CacheBlock, FlatRequest
+from .._errors import InvalidConfigError, InvalidMessageError
+from .._json import canonical, sha256_hex
+from ._base import Message, ProviderAdapter, RequestParts
+
+__all__ = ["OpenAIAdapter"]
+
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+_USER_PARTS = frozenset({"text", "image_url", "input_audio", "file"})
+_ASSISTANT_PARTS = frozenset({"text", "refusal"})
+_CONTEXT_ROLES = ("system", "developer", "user")
+# Framing tokens per message and per tool call (role markers, separators).
+_MESSAGE_OVERHEAD = 4
+_TOOL_CALL_OVERHEAD = 8
+_IMAGE_TOKENS = 765
+
+
+def _fail(msg: str, index: int, role: str | None, path: str = "$") -> InvalidMessageError:
+    return InvalidMessageError(msg, index=index, role=role, path=path)
+
+
+class OpenAIAdapter(ProviderAdapter):
+    """Adapter for the OpenAI Chat Completions format.
+
+    Args:
+        context_role: role of the message that carries the dynamic context:
+            ``"system"`` (default), ``"developer"`` (reasoning models) or
+            ``"user"`` (servers whose chat template rejects a late system
+            message).
+
+    >>> from stableprefix import OpenAIAdapter, PromptConfig, new_state
+    >>> from stableprefix.functional import append_message, build_request
+    >>> cfg = PromptConfig(static_system_prompt="Be brief.", adapter=OpenAIAdapter())
+    >>> s = append_message(new_state(), {"role": "user", "content": "Hi"}, cfg)
+    >>> build_request(s, cfg)["messages"][0]
+    {'role': 'system', 'content': 'Be brief.'}
+    """
+
+    name: ClassVar[str] = "openai"
+    system_in_messages: ClassVar[bool] = True
+    results_all_at_once: ClassVar[bool] = False
+    first_roles: ClassVar[frozenset[str]] = frozenset({"system", "developer", "user", "assistant"})
+
+    __slots__ = ("context_role",)
+
+    def __init__(self, *, context_role: str = "system") -> None:
+        if context_role not in _CONTEXT_ROLES:
+            raise ValueError(f"context_role must be one of {_CONTEXT_ROLES}, got {context_role!r}")
+        self.context_role = context_role
+
+    # ----------------------------------------------------------------- messages
+
+    def validate_message(self, message: Message, *, index: int) -> None:
+        role = message.get("role")
+        if role not in _ROLES:
+            raise _fail(
+                f"role must be one of {', '.join(_ROLES)}, got {role!r}",
+                index,
+                role if isinstance(role, str) else None,
+                "$.role",
+            )
+        name = message.get("name")
+        if name is not None and not isinstance(name, str):
+            raise _fail("name must be a string", index, role, "$.name")
+        if role == "assistant":
+            self._validate_assistant(message, index)
+        elif role == "tool":
+            self._validate_tool(message, index)
+        else:
+            self._validate_content(message, index, role, _USER_PARTS if role == "user" else {"text"})
+
+    def _validate_content(
+        self, message: Message, index: int, role: str, parts: Any, *, optional: bool = False
+    ) -> None:
+        if "content" not in message or message["content"] is None:
+            if optional:
+                return
+            raise _fail(f"a {role} message needs content (a string or a list of parts)", index, role)
+        content = message["content"]
+        if isinstance(content, str):
+            return
+        if not isinstance(content, list) or not content:
+            raise _fail(
+                f"content must be a string or a non-empty list of parts, got {type(content).__name__}",
+                index, role, "$.content",
+            )
+        for i, part in enumerate(content):
+            path = f"$.content[{i}]"
+            if not isinstance(part, dict) or part.get("type") not in parts:
+                kinds = ", ".join(sorted(parts))
+                raise _fail(f"each part must be an object with type in ({kinds})", index, role, path)
+            if part["type"] == "text" and not isinstance(part.get("text"), str):
+                raise _fail("a text part needs a string 'text'", index, role, path + ".text")
+
+    def _validate_assistant(self, message: Message, index: int) -> None:
+        calls = message.get("tool_calls")
+        self._validate_content(message, index, "assistant", _ASSISTANT_PARTS, optional=True)
+        if calls is None:
+            if message.get("content") is None and "refusal" not in message and "audio" not in message:
+                raise _fail("an assistant message needs content or tool_calls", index, "assistant")
+            return
+        if not isinstance(calls, list) or not calls:
+            raise _fail("tool_calls must be a non-empty list", index, "assistant", "$.tool_calls")
+        seen: set[str] = set()
+        for i, call in enumerate(calls):
+            path = f"$.tool_calls[{i}]"
+            if not isinstance(call, dict):
+                raise _fail("a tool call must be an object", index, "assistant", path)
+            cid = call.get("id")
+            if not isinstance(cid, str) or not cid:
+                raise _fail("a tool call needs a non-empty string id", index, "assistant", path + ".id")
+            if cid in seen:
+                raise _fail(f"tool call id {cid!r} is used twice", index, "assistant", path + ".id")
+            seen.add(cid)
+            fn = call.get("function")
+            if call.get("type", "function") != "function" or not isinstance(fn, dict):
+                raise _fail(
+                    "a tool call needs type 'function' and a 'function' object",
+                    index, "assistant", path,
+                )
+            if not isinstance(fn.get("name"), str) or not isinstance(fn.get("arguments"), str):
+                raise _fail(
+                    "function needs a string 'name' and 'arguments' (a JSON string)",
+                    index, "assistant", path + ".function",
+                )
+
+    def _validate_tool(self, message: Message, index: int) -> None:
+        cid = message.get("tool_call_id")
+        if not isinstance(cid, str) or not cid:
+            raise _fail("a tool message needs a non-empty string tool_call_id", index, "tool",
+                        "$.tool_call_id")
+        self._validate_content(message, index, "tool", {"text"})
+
+    def validate_tools(self, tools: Sequence[Any]) -> None:
+        super().validate_tools(tools)
+        for i, tool in enumerate(tools):
+            fn = tool.get("function")
+            if tool.get("type") != "function" or not isinstance(fn, dict) or not isinstance(
+                fn.get("name"), str
+            ):
+                raise InvalidConfigError(
+                    f"tools[{i}] must look like {{'type': 'function', 'function': "
+                    "{'name': ..., 'parameters': {...}}}",
+                    field="tools",
+                )
+
+    def tool_call_ids(self, message: Message) -> tuple[str, ...]:
+        calls = message.get("tool_calls")
+        if message.get("role") != "assistant" or not calls:
+            return ()
+        return tuple(c["id"] for c in calls)
+
+    def tool_result_ids(self, message: Message) -> tuple[str, ...]:
+        if message.get("role") == "tool":
+            return (message["tool_call_id"],)
+        return ()
+
+    def is_user_turn(self, message: Message) -> bool:
+        return message.get("role") == "user"
+
+    # ------------------------------------------------------------------- tokens
+
+    def _content_tokens(self, content: Any) -> int:
+        if content is None:
+            return 0
+        if isinstance(content, str):
+            return self.count_text_tokens(content)
+        total = 0
+        for part in content:
+            kind = part.get("type")
+            if kind == "text":
+                total += self.count_text_tokens(part["text"])
+            elif kind == "refusal":
+                total += self.count_text_tokens(str(part.get("refusal", "")))
+            elif kind == "image_url":
+                total += _IMAGE_TOKENS
+            else:
+                total += self.count_json_tokens(part)
+        return total
+
+    def count_tokens(self, message: Message) -> int:
+        total = _MESSAGE_OVERHEAD + self._content_tokens(message.get("content"))
+        if "name" in message:
+            total += 1
+        for call in message.get("tool_calls") or ():
+            fn = call["function"]
+            total += _TOOL_CALL_OVERHEAD + self.count_text_tokens(fn["name"])
+            total += self.count_text_tokens(fn["arguments"])
+        return total
+
+    # ---------------------------------------------------------------- rendering
+
+    def context_message(self, text: str) -> Message:
+        return {"role": self.context_role, "content": text}
+
+    def summary_message(self, text: str) -> Message:
+        return {"role": "user", "content": text}
+
+    def instruction_message(self, text: str) -> Message:
+        return {"role": "user", "content": text}
+
+    def render_messages(self, parts: RequestParts) -> list[Message]:
+        head: list[Message] = []
+        if parts.static_system:
+            head.append({"role": "system", "content": parts.static_system})
+        if parts.context is None:
+            return [*head, *parts.history, *parts.recent]
+        ctx = self.context_message(parts.context)
+        if parts.position == "before_recent":
+            return [*head, *parts.history, ctx, *parts.recent]
+        return [*head, *parts.history, *parts.recent, ctx]
+
+    def render(self, parts: RequestParts) -> dict[str, Any]:
+        request: dict[str, Any] = {"messages": self.render_messages(parts)}
+        if parts.tools:
+            request["tools"] = list(parts.tools)
+        return request
+
+    def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
+        blocks: list[CacheBlock] = []
+        for tool in request.get("tools") or ():
+            blocks.append(CacheBlock(
+                key=sha256_hex("tool:" + canonical(tool)),
+                tokens=self.count_json_tokens(tool),
+                kind="tools", role="tools",
+            ))
+        for message in request.get("messages") or ():
+            role = str(message.get("role", ""))
+            kind = "tool_result" if role == "tool" else (
+                "tool_use" if message.get("tool_calls") else "text")
+            blocks.append(CacheBlock(
+                key=sha256_hex("msg:" + canonical(message)),
+                tokens=self.count_tokens(message),
+                kind="system" if role in ("system", "developer") and not blocks else kind,
+                role=role,
+            ))
+        key = request.get("prompt_cache_key")
+        return FlatRequest(
+            provider=self.name, blocks=tuple(blocks),
+            routing_key=key if isinstance(key, str) else None,
+        )

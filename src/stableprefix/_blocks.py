@@ -52,7 +52,9 @@ class CacheBlock:
         if isinstance(self.tokens, bool) or not isinstance(self.tokens, int) or self.tokens < 0:
             raise ValueError(f"CacheBlock.tokens must be an int >= 0, got {self.tokens!r}")
         if self.cache_ttl not in _TTLS:
-            raise ValueError(f"CacheBlock.cache_ttl must be None, '5m' or '1h', got {self.cache_ttl!r}")
+            raise ValueError(
+                f"CacheBlock.cache_ttl must be None, '5m' or '1h', got {self.cache_ttl!r}"
+            )
         if self.token_ids is not None and len(self.token_ids) != self.tokens:
             raise ValueError(
                 f"CacheBlock.token_ids has {len(self.token_ids)} ids but tokens={self.tokens}"

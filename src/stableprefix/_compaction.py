@@ -110,7 +110,7 @@ def truncate_oldest(
     ['short?', 'yes']
     """
     counts = [adapter.count_tokens(m) for m in messages]
-    return messages[cut_index(messages, counts, target_tokens, adapter):]
+    return messages[cut_index(messages, counts, target_tokens, adapter) :]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,16 +143,20 @@ def run_hook(
     try:
         out = hook(copy_json(messages), target, adapter)
     except Exception as exc:
-        raise HookError(f"raised {type(exc).__name__}: {exc}; the state is unchanged",
-                        hook=name) from exc
+        raise HookError(
+            f"raised {type(exc).__name__}: {exc}; the state is unchanged", hook=name
+        ) from exc
     fresh, fresh_counts = validate_messages(out, adapter, name, counts_of=(messages, counts))
     after = _check_pairs(fresh, adapter, name, pending)
     if set(pending) - set(after):
         raise HookError("dropped a tool call that is still awaiting its result", hook=name)
     total = sum(fresh_counts)
     if total > budget:
-        raise HookError(f"returned {total} tokens, more than max_tokens ({budget}); "
-                        "return fewer or shorter messages", hook=name)
+        raise HookError(
+            f"returned {total} tokens, more than max_tokens ({budget}); "
+            "return fewer or shorter messages",
+            hook=name,
+        )
     removed, added = diff_messages(messages, fresh)
     return HookResult(fresh, fresh_counts, removed, added)
 
@@ -172,7 +176,7 @@ def validate_messages(
         raise HookError(f"must return a list of messages, got {type(out).__name__}", hook=hook)
     known: dict[str, int] = {}
     if counts_of is not None:
-        known = {canonical(m): c for m, c in zip(*counts_of)}
+        known = {canonical(m): c for m, c in zip(*counts_of, strict=True)}
     fresh: list[Message] = []
     counts: list[int] = []
     for i, raw in enumerate(out):
@@ -193,8 +197,7 @@ def _check_pairs(
     messages: list[Message], adapter: ProviderAdapter, hook: str, pending: tuple[str, ...]
 ) -> tuple[str, ...]:
     if messages and not adapter.is_user_turn(messages[0]):
-        raise HookError("returned a history that does not start with a user message",
-                        hook=hook)
+        raise HookError("returned a history that does not start with a user message", hook=hook)
     try:
         after = check_sequence(messages, adapter)
     except StablePrefixError as exc:

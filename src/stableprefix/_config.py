@@ -68,7 +68,7 @@ class PromptConfig:
     >>> PromptConfig(transition_mode="sometimes")
     Traceback (most recent call last):
     ...
-    stableprefix._errors.InvalidConfigError: PromptConfig.transition_mode: must be one of none, manual, agent_cycle; got 'sometimes'
+    stableprefix._errors.InvalidConfigError: PromptConfig.transition_mode: must be one of ...
     """
 
     static_system_prompt: str = ""
@@ -86,11 +86,15 @@ class PromptConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.static_system_prompt, str):
-            raise TypeError("PromptConfig.static_system_prompt must be a str, got "
-                            f"{type(self.static_system_prompt).__name__}")
+            raise TypeError(
+                "PromptConfig.static_system_prompt must be a str, got "
+                f"{type(self.static_system_prompt).__name__}"
+            )
         if not isinstance(self.adapter, ProviderAdapter):
-            raise TypeError("PromptConfig.adapter must be a ProviderAdapter instance, got "
-                            f"{type(self.adapter).__name__}")
+            raise TypeError(
+                "PromptConfig.adapter must be a ProviderAdapter instance, got "
+                f"{type(self.adapter).__name__}"
+            )
         self._check_choices()
         self._check_budget()
         for name in ("compaction_hook", "transition_hook", "on_compaction"):
@@ -120,8 +124,9 @@ class PromptConfig:
         for name in ("max_tokens", "compaction_target"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-                raise TypeError(f"PromptConfig.{name} must be an int or None, got "
-                                f"{type(value).__name__}")
+                raise TypeError(
+                    f"PromptConfig.{name} must be an int or None, got {type(value).__name__}"
+                )
         if self.max_tokens is None:
             if self.compaction_target is not None:
                 raise InvalidConfigError(
@@ -130,20 +135,22 @@ class PromptConfig:
                 )
             return
         if self.max_tokens <= 0:
-            raise InvalidConfigError(f"must be > 0, got {self.max_tokens}; use None to "
-                                     "never compact", field="max_tokens")
+            raise InvalidConfigError(
+                f"must be > 0, got {self.max_tokens}; use None to never compact", field="max_tokens"
+            )
         if self.compaction_target is None:
             object.__setattr__(self, "compaction_target", self.max_tokens // 2)
         elif not 0 <= self.compaction_target < self.max_tokens:
             raise InvalidConfigError(
-                f"must be >= 0 and < max_tokens ({self.max_tokens}), got "
-                f"{self.compaction_target}", field="compaction_target",
+                f"must be >= 0 and < max_tokens ({self.max_tokens}), got {self.compaction_target}",
+                field="compaction_target",
             )
 
     def _canonical_tools(self) -> tuple[Message, ...]:
         if isinstance(self.tools, (str, bytes, dict)) or not isinstance(self.tools, Sequence):
-            raise TypeError(f"PromptConfig.tools must be a list of dicts, got "
-                            f"{type(self.tools).__name__}")
+            raise TypeError(
+                f"PromptConfig.tools must be a list of dicts, got {type(self.tools).__name__}"
+            )
         try:
             copied = copy_json(list(self.tools), "$.tools")
         except JSONPathError as exc:
@@ -175,7 +182,14 @@ class PromptConfig:
 
 
 _FIELDS = (
-    "static_system_prompt", "tools", "transition_mode", "adapter", "max_tokens",
-    "compaction_target", "compaction_hook", "transition_hook", "dynamic_position",
+    "static_system_prompt",
+    "tools",
+    "transition_mode",
+    "adapter",
+    "max_tokens",
+    "compaction_target",
+    "compaction_hook",
+    "transition_hook",
+    "dynamic_position",
     "on_compaction",
 )

@@ -34,7 +34,7 @@ def _adopt(state: State, config: PromptConfig) -> State:
     owned: State = copy_json(state)
     adapter = config.adapter
     for part in ("committed", "recent"):
-        for i, message in enumerate(owned[part]):  # type: ignore[literal-required]
+        for i, message in enumerate(owned[part]):  # type: ignore[literal-required,unused-ignore]
             try:
                 adapter.validate_message(message, index=i)
             except StablePrefixError as exc:
@@ -44,8 +44,10 @@ def _adopt(state: State, config: PromptConfig) -> State:
     except StablePrefixError as exc:
         raise InvalidStateError(f"messages are out of order: {exc}") from exc
     if list(pending) != owned["pending"]:
-        raise InvalidStateError(f"lists {owned['pending']} but the messages leave "
-                                f"{list(pending)} awaiting results", path="$.pending")
+        raise InvalidStateError(
+            f"lists {owned['pending']} but the messages leave {list(pending)} awaiting results",
+            path="$.pending",
+        )
     return owned
 
 
@@ -152,7 +154,8 @@ class PromptManager:
             return not F.will_run_user_code(self._state, readies[0], self._config)
         cfg = self._config
         return cfg.max_tokens is None and (
-            cfg.transition_hook is None or cfg.transition_mode == "manual")
+            cfg.transition_hook is None or cfg.transition_mode == "manual"
+        )
 
     def transition(self) -> None:
         """Move the recent turn into committed history (see ``functional.transition``)."""
@@ -186,8 +189,9 @@ class PromptManager:
     def apply_summary(self, summary_text: str, *, keep_last_rounds: int = 2) -> None:
         """Fold older rounds into a summary (see ``functional.apply_summary``)."""
         with self._lock:
-            self._state = F.apply_summary(self._state, summary_text, self._config,
-                                          keep_last_rounds=keep_last_rounds)
+            self._state = F.apply_summary(
+                self._state, summary_text, self._config, keep_last_rounds=keep_last_rounds
+            )
 
     # --------------------------------------------------------------- builds
 

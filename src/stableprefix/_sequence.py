@@ -49,7 +49,8 @@ def advance(
         raise InvalidMessageError(
             f"answers tool call {results[0]!r}, but no tool call is awaiting a result; "
             "append the assistant message that made the call first",
-            index=index, role=role,
+            index=index,
+            role=role,
         )
     calls = adapter.tool_call_ids(message)
     return calls if calls else pending
@@ -68,7 +69,8 @@ def _check_results(
             raise InvalidMessageError(
                 f"answers tool call {rid!r}, which is not awaiting a result "
                 f"(awaiting: {', '.join(pending)})",
-                index=index, role=role,
+                index=index,
+                role=role,
             )
         if rid in seen:
             raise InvalidMessageError(f"answers tool call {rid!r} twice", index=index, role=role)
@@ -78,7 +80,8 @@ def _check_results(
         raise InvalidMessageError(
             f"must answer every tool call of the previous assistant message in one message; "
             f"missing results for {missing}",
-            index=index, role=role,
+            index=index,
+            role=role,
         )
 
 

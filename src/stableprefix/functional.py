@@ -93,18 +93,23 @@ def prepare_message(raw: Any, config: PromptConfig, index: int) -> Message:
     adapter = config.adapter
     mapping = adapter.coerce_message(raw)
     try:
-        message = copy_json(mapping)
+        message: Message = copy_json(mapping)
     except JSONPathError as exc:
         role = mapping.get("role")
-        raise InvalidMessageError(str(exc), index=index, path=exc.path,
-                                  role=role if isinstance(role, str) else None) from exc
+        raise InvalidMessageError(
+            str(exc), index=index, path=exc.path, role=role if isinstance(role, str) else None
+        ) from exc
     adapter.validate_message(message, index=index)
     return message
 
 
 def validate_append(
-    state: State, raw: Any, config: PromptConfig, index: int,
-    pending: tuple[str, ...] | None = None, empty: bool | None = None,
+    state: State,
+    raw: Any,
+    config: PromptConfig,
+    index: int,
+    pending: tuple[str, ...] | None = None,
+    empty: bool | None = None,
 ) -> Ready:
     """Phase one of an append: everything that can fail, nothing that changes."""
     message = prepare_message(raw, config, index)
@@ -131,8 +136,11 @@ def _commit(work: State, messages: list[Message], counts: list[int]) -> None:
 def will_run_user_code(work: State, ready: Ready, config: PromptConfig) -> bool:
     """Whether applying ``ready`` may call a hook or compact (so must not be in place)."""
     mode = config.transition_mode
-    commits = mode == "none" or (mode == "agent_cycle" and config.adapter.is_final_answer(
-        ready.message) and not ready.pending)
+    commits = mode == "none" or (
+        mode == "agent_cycle"
+        and config.adapter.is_final_answer(ready.message)
+        and not ready.pending
+    )
     if commits and config.transition_hook is not None:
         return True
     if config.max_tokens is None or not commits:
@@ -141,8 +149,9 @@ def will_run_user_code(work: State, ready: Ready, config: PromptConfig) -> bool:
     return work["committed_tokens"] + growth > config.max_tokens
 
 
-def apply_append(work: State, ready: Ready, config: PromptConfig,
-                 events: list[CompactionEvent]) -> None:
+def apply_append(
+    work: State, ready: Ready, config: PromptConfig, events: list[CompactionEvent]
+) -> None:
     """Phase two of an append, on a state the caller may change."""
     work["format"] = config.adapter.name
     work["pending"] = list(ready.pending)
@@ -155,8 +164,11 @@ def apply_append(work: State, ready: Ready, config: PromptConfig,
         work["recent"].append(ready.message)
         work["recent_counts"].append(ready.tokens)
         work["recent_tokens"] += ready.tokens
-        if (config.transition_mode == "agent_cycle" and not ready.pending
-                and config.adapter.is_final_answer(ready.message)):
+        if (
+            config.transition_mode == "agent_cycle"
+            and not ready.pending
+            and config.adapter.is_final_answer(ready.message)
+        ):
             _transition_into(work, config)
     _maybe_compact(work, config, events)
 
@@ -173,19 +185,24 @@ def _run_transition_hook(
     try:
         out = hook(copy_json(messages))
     except Exception as exc:
-        raise HookError(f"raised {type(exc).__name__}: {exc}; the state is unchanged",
-                        hook="transition_hook") from exc
-    fresh, fresh_counts = validate_messages(out, adapter, "transition_hook",
-                                            counts_of=(messages, counts))
+        raise HookError(
+            f"raised {type(exc).__name__}: {exc}; the state is unchanged", hook="transition_hook"
+        ) from exc
+    fresh, fresh_counts = validate_messages(
+        out, adapter, "transition_hook", counts_of=(messages, counts)
+    )
 
     def ids(msgs: list[Message]) -> list[tuple[str, ...]]:
-        return [x for m in msgs for x in (adapter.tool_call_ids(m), adapter.tool_result_ids(m))
-                if x]
+        return [
+            x for m in msgs for x in (adapter.tool_call_ids(m), adapter.tool_result_ids(m)) if x
+        ]
 
     if ids(fresh) != ids(messages):
-        raise HookError("added, dropped or reordered tool calls or tool results; a transition "
-                        "hook may rewrite content but must keep every tool call and result",
-                        hook="transition_hook")
+        raise HookError(
+            "added, dropped or reordered tool calls or tool results; a transition "
+            "hook may rewrite content but must keep every tool call and result",
+            hook="transition_hook",
+        )
     if fresh and not work["committed"]:
         try:
             adapter.check_first(fresh[0], index=0)
@@ -200,7 +217,9 @@ def _transition_into(work: State, config: PromptConfig) -> None:
     if work["pending"]:
         raise PendingToolCallError(
             "cannot move the turn into history while a tool call awaits its result; "
-            "append the tool results first", pending=work["pending"])
+            "append the tool results first",
+            pending=work["pending"],
+        )
     messages, counts = work["recent"], work["recent_counts"]
     if config.transition_hook is not None:
         messages, counts = _run_transition_hook(messages, counts, config, work)
@@ -234,23 +253,37 @@ def _compact_into(work: State, config: PromptConfig) -> CompactionEvent | None:
         cut = cut_index(committed, counts, target, config.adapter)
         if cut == 0:
             return None
-        removed, added = tuple(committed[:cut]), ()
+        removed: tuple[Message, ...] = tuple(committed[:cut])
+        added: tuple[Message, ...] = ()
         new, new_counts = committed[cut:], counts[cut:]
         strategy = "truncate_oldest"
     else:
         in_history = tuple(work["pending"]) if not work["recent"] else ()
-        result = run_hook(config.compaction_hook, committed, counts, target=target,
-                          budget=config.max_tokens, pending=in_history, adapter=config.adapter)
+        result = run_hook(
+            config.compaction_hook,
+            committed,
+            counts,
+            target=target,
+            budget=config.max_tokens,
+            pending=in_history,
+            adapter=config.adapter,
+        )
         new, new_counts = result.messages, result.counts
         removed, added, strategy = result.removed, result.added, "compaction_hook"
     _replace_history(work, new, new_counts, config)
-    return CompactionEvent(removed=removed, added=added, tokens_before=before,
-                           tokens_after=work["committed_tokens"], target_tokens=target,
-                           strategy=strategy)
+    return CompactionEvent(
+        removed=removed,
+        added=added,
+        tokens_before=before,
+        tokens_after=work["committed_tokens"],
+        target_tokens=target,
+        strategy=strategy,
+    )
 
 
-def _replace_history(work: State, new: list[Message], counts: list[int],
-                     config: PromptConfig) -> None:
+def _replace_history(
+    work: State, new: list[Message], counts: list[int], config: PromptConfig
+) -> None:
     work["committed"], work["committed_counts"] = list(new), list(counts)
     work["committed_tokens"] = sum(counts)
     work["history_hash"] = _rehash(new)
@@ -263,8 +296,7 @@ def _replace_history(work: State, new: list[Message], counts: list[int],
             work["context"] = None
 
 
-def _deliver(events: list[CompactionEvent], config: PromptConfig,
-             sink: EventSink | None) -> None:
+def _deliver(events: list[CompactionEvent], config: PromptConfig, sink: EventSink | None) -> None:
     target = sink if sink is not None else config.on_compaction
     if target is None:
         return
@@ -272,15 +304,19 @@ def _deliver(events: list[CompactionEvent], config: PromptConfig,
         try:
             target(event)
         except Exception as exc:
-            raise HookError(f"raised {type(exc).__name__}: {exc}; the state is unchanged "
-                            "(the compaction was not applied)", hook="on_compaction") from exc
+            raise HookError(
+                f"raised {type(exc).__name__}: {exc}; the state is unchanged "
+                "(the compaction was not applied)",
+                hook="on_compaction",
+            ) from exc
 
 
 # ------------------------------------------------------------------ public API
 
 
-def append_message(state: State, message: Any, config: PromptConfig, *,
-                   on_compaction: EventSink | None = None) -> State:
+def append_message(
+    state: State, message: Any, config: PromptConfig, *, on_compaction: EventSink | None = None
+) -> State:
     """Append one message; return the new state.
 
     Depending on ``config.transition_mode`` the message goes to committed
@@ -312,8 +348,13 @@ def append_message(state: State, message: Any, config: PromptConfig, *,
     return append_messages(state, [message], config, on_compaction=on_compaction)
 
 
-def append_messages(state: State, messages: Iterable[Any], config: PromptConfig, *,
-                    on_compaction: EventSink | None = None) -> State:
+def append_messages(
+    state: State,
+    messages: Iterable[Any],
+    config: PromptConfig,
+    *,
+    on_compaction: EventSink | None = None,
+) -> State:
     """Append several messages as one step: all of them, or none on error.
 
     Errors name the position of the offending message in ``messages``.
@@ -327,8 +368,10 @@ def append_messages(state: State, messages: Iterable[Any], config: PromptConfig,
     """
     check_format(state, config)
     if isinstance(messages, (dict, str, bytes)):
-        raise TypeError("append_messages() takes an iterable of messages; use "
-                        "append_message() for a single message")
+        raise TypeError(
+            "append_messages() takes an iterable of messages; use "
+            "append_message() for a single message"
+        )
     work = copy_state(state)
     events: list[CompactionEvent] = []
     for i, raw in enumerate(messages):
@@ -337,8 +380,9 @@ def append_messages(state: State, messages: Iterable[Any], config: PromptConfig,
     return work
 
 
-def transition(state: State, config: PromptConfig, *,
-               on_compaction: EventSink | None = None) -> State:
+def transition(
+    state: State, config: PromptConfig, *, on_compaction: EventSink | None = None
+) -> State:
     """Move the recent turn into committed history (then compact if over budget).
 
     Raises:
@@ -380,15 +424,16 @@ def compact_with_event(state: State, config: PromptConfig) -> tuple[State, Compa
     """
     check_format(state, config)
     if config.max_tokens is None:
-        raise InvalidConfigError("compact() needs a budget; set max_tokens (and optionally "
-                                 "compaction_target)", field="max_tokens")
+        raise InvalidConfigError(
+            "compact() needs a budget; set max_tokens (and optionally compaction_target)",
+            field="max_tokens",
+        )
     work = copy_state(state)
     event = _compact_into(work, config)
     return work, event
 
 
-def compact(state: State, config: PromptConfig, *,
-            on_compaction: EventSink | None = None) -> State:
+def compact(state: State, config: PromptConfig, *, on_compaction: EventSink | None = None) -> State:
     """Compact committed history to the target now; deliver the event.
 
     See ``compact_with_event`` for the version that returns the event.
@@ -439,48 +484,60 @@ def validate_context(state: State, text: str | None, config: PromptConfig) -> Re
     if config.dynamic_position != "append" or not text or text == state["context"]:
         return None
     if state["pending"]:
-        raise PendingToolCallError("cannot add the dynamic context between a tool call and "
-                                   "its result; append the tool results first",
-                                   pending=state["pending"])
+        raise PendingToolCallError(
+            "cannot add the dynamic context between a tool call and "
+            "its result; append the tool results first",
+            pending=state["pending"],
+        )
     ready = validate_append(state, config.adapter.context_message(text), config, 0)
     return Ready(ready.message, ready.tokens, ready.pending, is_context=True)
 
 
-def apply_context(work: State, ready: Ready, config: PromptConfig,
-                  events: list[CompactionEvent]) -> None:
+def apply_context(
+    work: State, ready: Ready, config: PromptConfig, events: list[CompactionEvent]
+) -> None:
     """Phase two of ``record_context``."""
     apply_append(work, ready, config, events)
     work["context"] = ready.message["content"]
 
 
-def _parts(state: State, config: PromptConfig, context: str | None,
-           recent: list[Message] | None = None) -> RequestParts:
+def _parts(
+    state: State, config: PromptConfig, context: str | None, recent: list[Message] | None = None
+) -> RequestParts:
     return RequestParts(
-        tools=tuple(config.tools), static_system=config.static_system_prompt,
-        history=state["committed"], recent=state["recent"] if recent is None else recent,
-        context=context, position=config.dynamic_position,
+        tools=tuple(config.tools),
+        static_system=config.static_system_prompt,
+        history=state["committed"],
+        recent=state["recent"] if recent is None else recent,
+        context=context,
+        position=config.dynamic_position,
     )
 
 
 def _request_parts(state: State, config: PromptConfig, dynamic: str | None) -> RequestParts:
     check_format(state, config)
     if dynamic is not None and not isinstance(dynamic, str):
-        raise TypeError(f"dynamic_system_prompt must be a str or None, got "
-                        f"{type(dynamic).__name__}")
+        raise TypeError(
+            f"dynamic_system_prompt must be a str or None, got {type(dynamic).__name__}"
+        )
     if state["pending"]:
-        raise PendingToolCallError("cannot build a request while tool calls await results; "
-                                   "append the tool results first", pending=state["pending"])
+        raise PendingToolCallError(
+            "cannot build a request while tool calls await results; append the tool results first",
+            pending=state["pending"],
+        )
     if config.dynamic_position == "append":
         if dynamic and dynamic != state["context"]:
             raise ContextError(
                 "with dynamic_position='append' the context is kept in the turn: call "
-                "record_context(state, text, config) first, or build_turn(), which does both")
+                "record_context(state, text, config) first, or build_turn(), which does both"
+            )
         dynamic = None
     return _parts(state, config, dynamic or None)
 
 
-def build_request(state: State, config: PromptConfig,
-                  dynamic_system_prompt: str | None = None) -> dict[str, Any]:
+def build_request(
+    state: State, config: PromptConfig, dynamic_system_prompt: str | None = None
+) -> dict[str, Any]:
     """The keyword arguments for the provider SDK call.
 
     ``client.chat.completions.create(model=..., **request)`` for OpenAI,
@@ -501,8 +558,9 @@ def build_request(state: State, config: PromptConfig,
     return config.adapter.render(_request_parts(state, config, dynamic_system_prompt))
 
 
-def build_messages(state: State, config: PromptConfig,
-                   dynamic_system_prompt: str | None = None) -> list[Message]:
+def build_messages(
+    state: State, config: PromptConfig, dynamic_system_prompt: str | None = None
+) -> list[Message]:
     """The message list alone, for providers whose system prompt is a message.
 
     Raises:
@@ -521,12 +579,14 @@ def build_messages(state: State, config: PromptConfig,
         raise UnsupportedError(
             "build_messages() would silently drop the system prompt, which this provider "
             "takes outside the message list; use build_request() and pass all of it to the SDK",
-            provider=config.adapter.name)
+            provider=config.adapter.name,
+        )
     return config.adapter.render_messages(_request_parts(state, config, dynamic_system_prompt))
 
 
-def build_turn(state: State, config: PromptConfig,
-               dynamic_system_prompt: str | None = None) -> tuple[State, dict[str, Any]]:
+def build_turn(
+    state: State, config: PromptConfig, dynamic_system_prompt: str | None = None
+) -> tuple[State, dict[str, Any]]:
     """Record the dynamic context if needed, then build: ``(new_state, request)``.
 
     The one call a stateless handler needs for any ``dynamic_position``.
@@ -542,8 +602,9 @@ def build_turn(state: State, config: PromptConfig,
     return new, build_request(new, config, dynamic_system_prompt)
 
 
-def build_summary_request(state: State, config: PromptConfig, *,
-                          instruction: str = DEFAULT_SUMMARY_INSTRUCTION) -> dict[str, Any]:
+def build_summary_request(
+    state: State, config: PromptConfig, *, instruction: str = DEFAULT_SUMMARY_INSTRUCTION
+) -> dict[str, Any]:
     """A summarisation request that reuses the cached prefix.
 
     The request is exactly [tools][static][committed history] followed by
@@ -566,15 +627,22 @@ def build_summary_request(state: State, config: PromptConfig, *,
         raise TransitionError("there is no committed history to summarise yet")
     committed_pending = tuple(state["pending"]) if not state["recent"] else ()
     if committed_pending:
-        raise PendingToolCallError("cannot summarise while a tool call awaits its result",
-                                   pending=committed_pending)
+        raise PendingToolCallError(
+            "cannot summarise while a tool call awaits its result", pending=committed_pending
+        )
     return config.adapter.render(
-        _parts(state, config, None, [config.adapter.instruction_message(instruction)]))
+        _parts(state, config, None, [config.adapter.instruction_message(instruction)])
+    )
 
 
-def apply_summary(state: State, summary_text: str, config: PromptConfig, *,
-                  keep_last_rounds: int = 2,
-                  on_compaction: EventSink | None = None) -> State:
+def apply_summary(
+    state: State,
+    summary_text: str,
+    config: PromptConfig,
+    *,
+    keep_last_rounds: int = 2,
+    on_compaction: EventSink | None = None,
+) -> State:
     """Replace all but the newest ``keep_last_rounds`` rounds with a summary.
 
     The summary becomes the first history message (a user message); the
@@ -595,29 +663,40 @@ def apply_summary(state: State, summary_text: str, config: PromptConfig, *,
     check_format(state, config)
     if not isinstance(summary_text, str):
         raise TypeError(f"summary_text must be a str, got {type(summary_text).__name__}")
-    if isinstance(keep_last_rounds, bool) or not isinstance(keep_last_rounds, int) or (
-            keep_last_rounds < 0):
+    if (
+        isinstance(keep_last_rounds, bool)
+        or not isinstance(keep_last_rounds, int)
+        or (keep_last_rounds < 0)
+    ):
         raise ValueError(f"keep_last_rounds must be an int >= 0, got {keep_last_rounds!r}")
     committed = state["committed"]
     starts = round_starts(committed, config.adapter)
     if len(starts) <= keep_last_rounds:
-        raise TransitionError(f"history has {len(starts)} round(s); nothing older than the "
-                              f"last {keep_last_rounds} to fold into a summary")
+        raise TransitionError(
+            f"history has {len(starts)} round(s); nothing older than the "
+            f"last {keep_last_rounds} to fold into a summary"
+        )
     cut = starts[len(starts) - keep_last_rounds] if keep_last_rounds else len(committed)
     if cut == len(committed) and state["pending"] and not state["recent"]:
-        raise PendingToolCallError("cannot fold a tool call that awaits its result",
-                                   pending=state["pending"])
+        raise PendingToolCallError(
+            "cannot fold a tool call that awaits its result", pending=state["pending"]
+        )
     summary = prepare_message(config.adapter.summary_message(summary_text), config, 0)
     tokens = config.adapter.count_tokens(summary)
     work = copy_state(state)
     before = work["committed_tokens"]
     removed, _ = diff_messages(committed[:cut], [])
-    _replace_history(work, [summary, *committed[cut:]],
-                     [tokens, *work["committed_counts"][cut:]], config)
-    event = CompactionEvent(removed=removed, added=(summary,), tokens_before=before,
-                            tokens_after=work["committed_tokens"],
-                            target_tokens=config.compaction_target or work["committed_tokens"],
-                            strategy="summary")
+    _replace_history(
+        work, [summary, *committed[cut:]], [tokens, *work["committed_counts"][cut:]], config
+    )
+    event = CompactionEvent(
+        removed=removed,
+        added=(summary,),
+        tokens_before=before,
+        tokens_after=work["committed_tokens"],
+        target_tokens=config.compaction_target or work["committed_tokens"],
+        strategy="summary",
+    )
     _deliver([event], config, on_compaction)
     return work
 

@@ -29,11 +29,21 @@ __all__ = ["AnthropicAdapter"]
 MAX_MARKERS = 4
 _TTLS = ("5m", "1h")
 _USER_BLOCKS = frozenset({"text", "image", "document", "tool_result", "search_result"})
-_ASSISTANT_BLOCKS = frozenset({
-    "text", "tool_use", "thinking", "redacted_thinking", "server_tool_use",
-    "web_search_tool_result", "web_fetch_tool_result", "code_execution_tool_result",
-    "mcp_tool_use", "mcp_tool_result", "container_upload",
-})
+_ASSISTANT_BLOCKS = frozenset(
+    {
+        "text",
+        "tool_use",
+        "thinking",
+        "redacted_thinking",
+        "server_tool_use",
+        "web_search_tool_result",
+        "web_fetch_tool_result",
+        "code_execution_tool_result",
+        "mcp_tool_use",
+        "mcp_tool_result",
+        "container_upload",
+    }
+)
 _UNMARKABLE = frozenset({"thinking", "redacted_thinking"})
 _MESSAGE_OVERHEAD = 3
 _BLOCK_OVERHEAD = {"tool_use": 10, "tool_result": 6, "image": 1600, "document": 1500}
@@ -96,20 +106,31 @@ class AnthropicAdapter(ProviderAdapter):
                 "the Anthropic API has no system role inside messages; put fixed "
                 "instructions in PromptConfig.static_system_prompt and changing ones in "
                 "the dynamic context",
-                index, role, "$.role",
+                index,
+                role,
+                "$.role",
             )
         if role not in ("user", "assistant"):
-            raise _fail(f"role must be 'user' or 'assistant', got {role!r}", index,
-                        role if isinstance(role, str) else None, "$.role")
+            raise _fail(
+                f"role must be 'user' or 'assistant', got {role!r}",
+                index,
+                role if isinstance(role, str) else None,
+                "$.role",
+            )
         content = message.get("content")
         if isinstance(content, str):
             if not content.strip():
-                raise _fail("content must not be empty or white space only", index, role,
-                            "$.content")
+                raise _fail(
+                    "content must not be empty or white space only", index, role, "$.content"
+                )
             return
         if not isinstance(content, list) or not content:
-            raise _fail("content must be a non-empty string or a non-empty list of blocks",
-                        index, role, "$.content")
+            raise _fail(
+                "content must be a non-empty string or a non-empty list of blocks",
+                index,
+                role,
+                "$.content",
+            )
         allowed = _USER_BLOCKS if role == "user" else _ASSISTANT_BLOCKS
         seen_other = False
         for i, block in enumerate(content):
@@ -117,13 +138,20 @@ class AnthropicAdapter(ProviderAdapter):
             kind = block.get("type") if isinstance(block, dict) else None
             if kind not in allowed:
                 raise _fail(
-                    f"a {role} block must have type in ({', '.join(sorted(allowed))}), got {kind!r}",
-                    index, role, path + ".type",
+                    f"a {role} block must have type in ({', '.join(sorted(allowed))}), "
+                    f"got {kind!r}",
+                    index,
+                    role,
+                    path + ".type",
                 )
             self._validate_block(block, index, role, path)
             if kind == "tool_result" and seen_other:
-                raise _fail("tool_result blocks must come before any other block in the message",
-                            index, role, path)
+                raise _fail(
+                    "tool_result blocks must come before any other block in the message",
+                    index,
+                    role,
+                    path,
+                )
             seen_other = seen_other or kind != "tool_result"
 
     def _validate_block(self, block: dict[str, Any], index: int, role: str, path: str) -> None:
@@ -132,28 +160,52 @@ class AnthropicAdapter(ProviderAdapter):
             raise _fail("a text block needs a non-empty string 'text'", index, role, path + ".text")
         if kind == "tool_use":
             if not isinstance(block.get("id"), str) or not block["id"]:
-                raise _fail("a tool_use block needs a non-empty string id", index, role, path + ".id")
+                raise _fail(
+                    "a tool_use block needs a non-empty string id", index, role, path + ".id"
+                )
             if not isinstance(block.get("name"), str) or not isinstance(block.get("input"), dict):
-                raise _fail("a tool_use block needs a string 'name' and an object 'input'",
-                            index, role, path)
+                raise _fail(
+                    "a tool_use block needs a string 'name' and an object 'input'",
+                    index,
+                    role,
+                    path,
+                )
         if kind == "tool_result":
             if not isinstance(block.get("tool_use_id"), str) or not block["tool_use_id"]:
-                raise _fail("a tool_result block needs a non-empty string tool_use_id",
-                            index, role, path + ".tool_use_id")
+                raise _fail(
+                    "a tool_result block needs a non-empty string tool_use_id",
+                    index,
+                    role,
+                    path + ".tool_use_id",
+                )
             inner = block.get("content")
             if inner is not None and not isinstance(inner, (str, list)):
-                raise _fail("tool_result content must be a string or a list of blocks",
-                            index, role, path + ".content")
+                raise _fail(
+                    "tool_result content must be a string or a list of blocks",
+                    index,
+                    role,
+                    path + ".content",
+                )
         cc = block.get("cache_control")
         if cc is not None:
             if kind in _UNMARKABLE:
-                raise _fail("cache_control cannot be set on a thinking block", index, role,
-                            path + ".cache_control")
-            if not isinstance(cc, dict) or cc.get("type") != "ephemeral" or cc.get(
-                "ttl", "5m"
-            ) not in _TTLS:
-                raise _fail("cache_control must be {'type': 'ephemeral'} with optional ttl "
-                            "'5m' or '1h'", index, role, path + ".cache_control")
+                raise _fail(
+                    "cache_control cannot be set on a thinking block",
+                    index,
+                    role,
+                    path + ".cache_control",
+                )
+            if (
+                not isinstance(cc, dict)
+                or cc.get("type") != "ephemeral"
+                or cc.get("ttl", "5m") not in _TTLS
+            ):
+                raise _fail(
+                    "cache_control must be {'type': 'ephemeral'} with optional ttl '5m' or '1h'",
+                    index,
+                    role,
+                    path + ".cache_control",
+                )
 
     def validate_tools(self, tools: Sequence[Any]) -> None:
         super().validate_tools(tools)
@@ -161,7 +213,8 @@ class AnthropicAdapter(ProviderAdapter):
             if not isinstance(tool.get("name"), str):
                 raise InvalidConfigError(
                     f"tools[{i}] needs a string 'name' (and an 'input_schema' object for a "
-                    "custom tool)", field="tools",
+                    "custom tool)",
+                    field="tools",
                 )
             if "type" not in tool and not isinstance(tool.get("input_schema"), dict):
                 raise InvalidConfigError(
@@ -177,9 +230,7 @@ class AnthropicAdapter(ProviderAdapter):
     def tool_result_ids(self, message: Message) -> tuple[str, ...]:
         if message.get("role") != "user" or isinstance(message.get("content"), str):
             return ()
-        return tuple(
-            b["tool_use_id"] for b in message["content"] if b.get("type") == "tool_result"
-        )
+        return tuple(b["tool_use_id"] for b in message["content"] if b.get("type") == "tool_result")
 
     def is_user_turn(self, message: Message) -> bool:
         return message.get("role") == "user" and not self.tool_result_ids(message)
@@ -194,8 +245,11 @@ class AnthropicAdapter(ProviderAdapter):
         if kind == "thinking":
             return self.count_text_tokens(str(block.get("thinking", "")))
         if kind == "tool_use":
-            return extra + self.count_text_tokens(block["name"]) + self.count_json_tokens(
-                block["input"])
+            return (
+                extra
+                + self.count_text_tokens(block["name"])
+                + self.count_json_tokens(block["input"])
+            )
         if kind == "tool_result":
             inner = block.get("content")
             if isinstance(inner, str):
@@ -264,7 +318,9 @@ class AnthropicAdapter(ProviderAdapter):
         ]
         ttls = [_ttl_of(b) for _, b in existing]
         budget = MAX_MARKERS - sum(1 for t in ttls if t is not None)
-        last_1h = max((p for (p, _), t in zip(existing, ttls) if t == "1h"), default=-1)
+        last_1h = max(
+            (p for (p, _), t in zip(existing, ttls, strict=True) if t == "1h"), default=-1
+        )
         n_hist = len(parts.history)
         lead = 1 if parts.context is not None and parts.position == "before_recent" else 0
         candidates: list[tuple[str, int, int]] = []  # (where, index, order position)
@@ -305,8 +361,10 @@ class AnthropicAdapter(ProviderAdapter):
         blocks = _blocks(message)
         for i in range(len(blocks) - 1, -1, -1):
             b = blocks[i]
-            if isinstance(b, dict) and b.get("type") not in _UNMARKABLE and (
-                b.get("type") != "text" or b.get("text")
+            if (
+                isinstance(b, dict)
+                and b.get("type") not in _UNMARKABLE
+                and (b.get("type") != "text" or b.get("text"))
             ):
                 return i
         return None
@@ -327,14 +385,24 @@ class AnthropicAdapter(ProviderAdapter):
         if isinstance(system, str):
             system = [{"type": "text", "text": system}]
         for block in system or ():
-            out.append(self._flat(block, "system", "system", "system",
-                                  self.count_text_tokens(str(block.get("text", "")))))
+            out.append(
+                self._flat(
+                    block,
+                    "system",
+                    "system",
+                    "system",
+                    self.count_text_tokens(str(block.get("text", ""))),
+                )
+            )
         for n, message in enumerate(request.get("messages") or ()):
             role = str(message.get("role", ""))
             for i, block in enumerate(_blocks(message)):
                 kind = block.get("type", "other")
-                kind = kind if kind in ("text", "tool_use", "tool_result", "image",
-                                        "thinking") else "other"
+                kind = (
+                    kind
+                    if kind in ("text", "tool_use", "tool_result", "image", "thinking")
+                    else "other"
+                )
                 tokens = self._block_tokens(block) + (_MESSAGE_OVERHEAD if i == 0 else 0)
                 out.append(self._flat(block, f"{n}:{role}:{i == 0}", kind, role, tokens))
         return FlatRequest(provider=self.name, blocks=tuple(out))
@@ -346,6 +414,9 @@ class AnthropicAdapter(ProviderAdapter):
         # (it is implied by the chain), so only the role and start flag salt it.
         salt = salt.split(":", 1)[-1]
         return CacheBlock(
-            key=sha256_hex(salt + canonical(bare)), tokens=tokens, kind=kind, role=role,
+            key=sha256_hex(salt + canonical(bare)),
+            tokens=tokens,
+            kind=kind,
+            role=role,
             cache_ttl=_ttl_of(block),
         )

@@ -83,7 +83,9 @@ class OpenAIAdapter(ProviderAdapter):
         elif role == "tool":
             self._validate_tool(message, index)
         else:
-            self._validate_content(message, index, role, _USER_PARTS if role == "user" else {"text"})
+            self._validate_content(
+                message, index, role, _USER_PARTS if role == "user" else {"text"}
+            )
 
     def _validate_content(
         self, message: Message, index: int, role: str, parts: Any, *, optional: bool = False
@@ -91,20 +93,27 @@ class OpenAIAdapter(ProviderAdapter):
         if "content" not in message or message["content"] is None:
             if optional:
                 return
-            raise _fail(f"a {role} message needs content (a string or a list of parts)", index, role)
+            raise _fail(
+                f"a {role} message needs content (a string or a list of parts)", index, role
+            )
         content = message["content"]
         if isinstance(content, str):
             return
         if not isinstance(content, list) or not content:
             raise _fail(
-                f"content must be a string or a non-empty list of parts, got {type(content).__name__}",
-                index, role, "$.content",
+                "content must be a string or a non-empty list of parts, got "
+                f"{type(content).__name__}",
+                index,
+                role,
+                "$.content",
             )
         for i, part in enumerate(content):
             path = f"$.content[{i}]"
             if not isinstance(part, dict) or part.get("type") not in parts:
                 kinds = ", ".join(sorted(parts))
-                raise _fail(f"each part must be an object with type in ({kinds})", index, role, path)
+                raise _fail(
+                    f"each part must be an object with type in ({kinds})", index, role, path
+                )
             if part["type"] == "text" and not isinstance(part.get("text"), str):
                 raise _fail("a text part needs a string 'text'", index, role, path + ".text")
 
@@ -112,7 +121,11 @@ class OpenAIAdapter(ProviderAdapter):
         calls = message.get("tool_calls")
         self._validate_content(message, index, "assistant", _ASSISTANT_PARTS, optional=True)
         if calls is None:
-            if message.get("content") is None and "refusal" not in message and "audio" not in message:
+            if (
+                message.get("content") is None
+                and "refusal" not in message
+                and "audio" not in message
+            ):
                 raise _fail("an assistant message needs content or tool_calls", index, "assistant")
             return
         if not isinstance(calls, list) or not calls:
@@ -124,7 +137,9 @@ class OpenAIAdapter(ProviderAdapter):
                 raise _fail("a tool call must be an object", index, "assistant", path)
             cid = call.get("id")
             if not isinstance(cid, str) or not cid:
-                raise _fail("a tool call needs a non-empty string id", index, "assistant", path + ".id")
+                raise _fail(
+                    "a tool call needs a non-empty string id", index, "assistant", path + ".id"
+                )
             if cid in seen:
                 raise _fail(f"tool call id {cid!r} is used twice", index, "assistant", path + ".id")
             seen.add(cid)
@@ -132,27 +147,37 @@ class OpenAIAdapter(ProviderAdapter):
             if call.get("type", "function") != "function" or not isinstance(fn, dict):
                 raise _fail(
                     "a tool call needs type 'function' and a 'function' object",
-                    index, "assistant", path,
+                    index,
+                    "assistant",
+                    path,
                 )
             if not isinstance(fn.get("name"), str) or not isinstance(fn.get("arguments"), str):
                 raise _fail(
                     "function needs a string 'name' and 'arguments' (a JSON string)",
-                    index, "assistant", path + ".function",
+                    index,
+                    "assistant",
+                    path + ".function",
                 )
 
     def _validate_tool(self, message: Message, index: int) -> None:
         cid = message.get("tool_call_id")
         if not isinstance(cid, str) or not cid:
-            raise _fail("a tool message needs a non-empty string tool_call_id", index, "tool",
-                        "$.tool_call_id")
+            raise _fail(
+                "a tool message needs a non-empty string tool_call_id",
+                index,
+                "tool",
+                "$.tool_call_id",
+            )
         self._validate_content(message, index, "tool", {"text"})
 
     def validate_tools(self, tools: Sequence[Any]) -> None:
         super().validate_tools(tools)
         for i, tool in enumerate(tools):
             fn = tool.get("function")
-            if tool.get("type") != "function" or not isinstance(fn, dict) or not isinstance(
-                fn.get("name"), str
+            if (
+                tool.get("type") != "function"
+                or not isinstance(fn, dict)
+                or not isinstance(fn.get("name"), str)
             ):
                 raise InvalidConfigError(
                     f"tools[{i}] must look like {{'type': 'function', 'function': "
@@ -235,23 +260,32 @@ class OpenAIAdapter(ProviderAdapter):
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
         blocks: list[CacheBlock] = []
         for tool in request.get("tools") or ():
-            blocks.append(CacheBlock(
-                key=sha256_hex("tool:" + canonical(tool)),
-                tokens=self.count_json_tokens(tool),
-                kind="tools", role="tools",
-            ))
+            blocks.append(
+                CacheBlock(
+                    key=sha256_hex("tool:" + canonical(tool)),
+                    tokens=self.count_json_tokens(tool),
+                    kind="tools",
+                    role="tools",
+                )
+            )
         for message in request.get("messages") or ():
             role = str(message.get("role", ""))
-            kind = "tool_result" if role == "tool" else (
-                "tool_use" if message.get("tool_calls") else "text")
-            blocks.append(CacheBlock(
-                key=sha256_hex("msg:" + canonical(message)),
-                tokens=self.count_tokens(message),
-                kind="system" if role in ("system", "developer") and not blocks else kind,
-                role=role,
-            ))
+            kind = (
+                "tool_result"
+                if role == "tool"
+                else ("tool_use" if message.get("tool_calls") else "text")
+            )
+            blocks.append(
+                CacheBlock(
+                    key=sha256_hex("msg:" + canonical(message)),
+                    tokens=self.count_tokens(message),
+                    kind="system" if role in ("system", "developer") and not blocks else kind,
+                    role=role,
+                )
+            )
         key = request.get("prompt_cache_key")
         return FlatRequest(
-            provider=self.name, blocks=tuple(blocks),
+            provider=self.name,
+            blocks=tuple(blocks),
             routing_key=key if isinstance(key, str) else None,
         )

@@ -35,7 +35,12 @@ _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
 
 
 class State(TypedDict):
-    """The persisted conversation (see the module docstring for the layout)."""
+    """The persisted conversation (see the module docstring for the layout).
+
+    >>> s: State = new_state()
+    >>> sorted(s)[:3]
+    ['committed', 'committed_counts', 'committed_tokens']
+    """
 
     version: int
     format: str | None
@@ -143,7 +148,7 @@ def validate_state(state: Any) -> State:
     if not isinstance(state, dict):
         raise InvalidStateError(f"a state must be a JSON object, got {type(state).__name__}")
     version = state.get("version")
-    if version != STATE_VERSION:
+    if version != STATE_VERSION or isinstance(version, bool):
         if isinstance(version, int) and not isinstance(version, bool) and version > 0:
             raise InvalidStateError(
                 f"unknown state version {version}; this release reads version {STATE_VERSION} "

@@ -39,6 +39,12 @@ class RequestParts:
             With ``dynamic_position="append"`` the context is already stored
             as a message in ``history``/``recent`` and this is ``None``.
         position: ``"tail"``, ``"before_recent"`` or ``"append"``.
+
+    >>> from stableprefix import OpenAIAdapter
+    >>> parts = RequestParts(tools=(), static_system="Be brief.", history=[],
+    ...                      recent=[{"role": "user", "content": "Hi"}], context="10:00")
+    >>> [m["role"] for m in OpenAIAdapter().render(parts)["messages"]]
+    ['system', 'user', 'system']
     """
 
     tools: tuple[Message, ...]

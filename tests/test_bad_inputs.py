@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from helpers import FORMATS, Fmt
 
+from helpers import FORMATS, Fmt
 from stableprefix import (
     ContextError,
     InvalidConfigError,
@@ -141,7 +141,8 @@ CASES = [
              {"type": "function", "function": {"name": "f", "arguments": "{}"}}]}),
          InvalidMessageError, "non-empty string id", setup=[U]),
     Case("duplicate tool call ids", OA,
-         lambda c: c.append({"role": "assistant", "tool_calls": [call(OA, "a")["tool_calls"][0]] * 2}),
+         lambda c: c.append({"role": "assistant",
+                             "tool_calls": [call(OA, "a")["tool_calls"][0]] * 2}),
          InvalidMessageError, "used twice", setup=[U]),
     Case("arguments not a string", OA,
          lambda c: c.append({"role": "assistant", "tool_calls": [

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from helpers import FORMAT_IDS, FORMATS, Fmt, all_messages, config_for
 
+from helpers import FORMAT_IDS, FORMATS, Fmt, all_messages, config_for
 from stableprefix import (
     CompactionEvent,
     ContextError,
@@ -143,7 +143,7 @@ def test_inputs_are_never_mutated_and_copied_once(fmt: Fmt) -> None:
     assert "changed" not in json.dumps(s0)
     before = copy.deepcopy(s0)
     for turn in range(6):
-        s1 = F.append_messages(s0, _tool_turn(fmt, turn)[1:] + [fmt.user("next")], cfg)
+        s1 = F.append_messages(s0, [*_tool_turn(fmt, turn)[1:], fmt.user("next")], cfg)
         F.build_request(s1, cfg, "ctx")
         assert s0 == before
         s0, before = s1, copy.deepcopy(s1)
@@ -152,7 +152,8 @@ def test_inputs_are_never_mutated_and_copied_once(fmt: Fmt) -> None:
 @fmts
 def test_compaction_drops_whole_oldest_rounds(fmt: Fmt) -> None:
     events: list[CompactionEvent] = []
-    cfg = config_for(fmt, transition_mode="agent_cycle", max_tokens=600, on_compaction=events.append)
+    cfg = config_for(fmt, transition_mode="agent_cycle", max_tokens=600,
+                     on_compaction=events.append)
     s = new_state()
     for n in range(12):
         s = F.append_messages(s, _tool_turn(fmt, n), cfg)
@@ -181,7 +182,7 @@ def test_compaction_keeps_the_newest_round_even_if_it_is_too_big(fmt: Fmt) -> No
 def test_compaction_hook_summarises(fmt: Fmt) -> None:
     def hook(messages: list[dict[str, Any]], target: int, adapter: Any) -> list[dict[str, Any]]:
         assert target == 300
-        return [fmt.user("summary of earlier turns")] + messages[-4:]
+        return [fmt.user("summary of earlier turns"), *messages[-4:]]
 
     events: list[CompactionEvent] = []
     cfg = config_for(fmt, transition_mode="agent_cycle", max_tokens=600, compaction_hook=hook)

@@ -8,10 +8,9 @@ from typing import Any
 
 import pytest
 
+from helpers import FORMAT_IDS, FORMATS, Fmt, config_for
 from stableprefix import InvalidStateError, PromptConfig, dumps, loads, new_state
 from stableprefix.functional import append_messages
-
-from helpers import FORMAT_IDS, FORMATS, Fmt, config_for
 
 
 def _conversation(fmt: Fmt) -> dict[str, Any]:

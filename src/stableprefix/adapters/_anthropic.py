@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from .._blocks import CacheBlock, FlatRequest
-from .._errors import InvalidConfigError, InvalidMessageError
+from .._errors import InvalidConfigError, InvalidMessageError, TransitionError
 from .._json import canonical, sha256_hex
 from ._base import Message, ProviderAdapter, RequestParts
 
@@ -285,6 +285,11 @@ class AnthropicAdapter(ProviderAdapter):
 
     def render(self, parts: RequestParts) -> dict[str, Any]:
         messages = self.render_messages(parts)
+        if not messages:
+            raise TransitionError(
+                "an Anthropic request needs at least one message; append the user's "
+                "message (or pass a dynamic context) before building"
+            )
         tools = list(parts.tools)
         system: list[Message] = (
             [{"type": "text", "text": parts.static_system}] if parts.static_system else []

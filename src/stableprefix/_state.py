@@ -10,7 +10,7 @@ one; ``dumps`` writes a canonical form, so ``dumps(loads(x)) == x``.
 
 Layout (version 1)::
 
-    {"version": 1, "format": "openai",
+    {"version": 1, "format": "openai", "key": null,
      "committed": [...], "committed_counts": [...], "committed_tokens": 0,
      "recent": [...], "recent_counts": [...], "recent_tokens": 0,
      "pending": [],        # tool call ids still awaiting their results
@@ -44,6 +44,7 @@ class State(TypedDict):
 
     version: int
     format: str | None
+    key: str | None
     committed: list[Message]
     committed_counts: list[int]
     committed_tokens: int
@@ -59,16 +60,27 @@ class State(TypedDict):
 _KEYS = tuple(State.__annotations__)
 
 
-def new_state() -> State:
+def new_state(key: str | None = None) -> State:
     """An empty conversation.
+
+    Args:
+        key: an id of the conversation (e.g. your chat id). Adapters that
+            route cache lookups by a key (OpenAI's ``prompt_cache_key``)
+            derive theirs from it, so each conversation stays on the
+            machine that holds its prefix.
 
     >>> s = new_state()
     >>> s["version"], s["committed"], s["recent"]
     (1, [], [])
+    >>> new_state(key="chat-42")["key"]
+    'chat-42'
     """
+    if key is not None and (not isinstance(key, str) or not key):
+        raise TypeError(f"key must be a non-empty str or None, got {key!r}")
     return {
         "version": STATE_VERSION,
         "format": None,
+        "key": key,
         "committed": [],
         "committed_counts": [],
         "committed_tokens": 0,
@@ -99,8 +111,8 @@ def dumps(state: State) -> str:
     Raises:
         InvalidStateError: the state is malformed.
 
-    >>> dumps(new_state())[:26]
-    '{"version":1,"format":null'
+    >>> dumps(new_state())[:37]
+    '{"version":1,"format":null,"key":null'
     """
     validate_state(state)
     try:
@@ -165,6 +177,7 @@ def validate_state(state: Any) -> State:
     if extra:
         raise InvalidStateError(f"unknown field {extra[0]!r}", path=f"$.{extra[0]}")
     _check_optional_str(state, "format")
+    _check_optional_str(state, "key")
     _check_optional_str(state, "context")
     for part in ("committed", "recent"):
         _check_messages(state, part)

@@ -511,6 +511,10 @@ def _parts(
         recent=state["recent"] if recent is None else recent,
         context=context,
         position=config.dynamic_position,
+        conversation_key=state["key"],
+        static_tokens=config.static_tokens,
+        history_tokens=state["committed_tokens"],
+        recent_counts=state["recent_counts"] if recent is None else (),
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError, TransitionError
 from .._json import canonical, sha256_hex
-from ._base import Message, ProviderAdapter, RequestParts
+from ._base import Message, ProviderAdapter, RequestParts, TextCounter
 
 __all__ = ["AnthropicAdapter"]
 
@@ -63,6 +63,15 @@ def _ttl_of(block: Any) -> str | None:
     return ttl if ttl in _TTLS else "5m"
 
 
+def _model_minimum(model: str | None) -> int:
+    """The model's minimum cacheable prefix from the price table (0 if unknown)."""
+    if model is None:
+        return 0
+    from ..pricing import get_prices  # the one table of per-model facts
+
+    return get_prices(model).min_cache_tokens
+
+
 def _blocks(message: Message) -> list[Any]:
     content = message.get("content")
     if isinstance(content, str):
@@ -74,8 +83,16 @@ class AnthropicAdapter(ProviderAdapter):
     """Adapter for the Anthropic Messages API.
 
     Args:
-        cache_ttl: TTL of the markers this adapter places: ``"5m"``
-            (default; writes cost 1.25x) or ``"1h"`` (writes cost 2x).
+        model: the model you call (e.g. ``"claude-sonnet-4-5"``); its minimum
+            cacheable prefix comes from the price table, so no marker is
+            spent where it could not cache anything.
+        cache_ttl: TTL of the conversation markers: ``"5m"`` (default;
+            writes cost 1.25x) or ``"1h"`` (writes cost 2x).
+        static_ttl: TTL of the marker after tools and system prompt, which
+            every conversation shares (default: ``cache_ttl``). ``"1h"`` with
+            ``cache_ttl="5m"`` keeps the shared part warm between sessions.
+        min_cache_tokens: override the model's minimum cacheable prefix.
+        token_counter: an exact counter; without one, tokens are estimated.
 
     >>> from stableprefix import AnthropicAdapter, PromptConfig, new_state
     >>> from stableprefix.functional import append_message, build_request
@@ -90,12 +107,39 @@ class AnthropicAdapter(ProviderAdapter):
     results_all_at_once: ClassVar[bool] = True
     first_roles: ClassVar[frozenset[str]] = frozenset({"user"})
 
-    __slots__ = ("cache_ttl",)
+    __slots__ = ("cache_ttl", "min_cache_tokens", "model", "static_ttl", "token_counter")
 
-    def __init__(self, *, cache_ttl: str = "5m") -> None:
-        if cache_ttl not in _TTLS:
-            raise ValueError(f"cache_ttl must be '5m' or '1h', got {cache_ttl!r}")
+    def __init__(
+        self,
+        *,
+        model: str | None = None,
+        cache_ttl: str = "5m",
+        static_ttl: str | None = None,
+        min_cache_tokens: int | None = None,
+        token_counter: TextCounter | None = None,
+    ) -> None:
+        static_ttl = cache_ttl if static_ttl is None else static_ttl
+        for name, ttl in (("cache_ttl", cache_ttl), ("static_ttl", static_ttl)):
+            if ttl not in _TTLS:
+                raise ValueError(f"{name} must be '5m' or '1h', got {ttl!r}")
+        if static_ttl == "5m" and cache_ttl == "1h":
+            raise ValueError(
+                "static_ttl='5m' with cache_ttl='1h' would put a 5-minute entry before a "
+                "1-hour one, which the API rejects; use static_ttl='1h'"
+            )
+        if min_cache_tokens is None:
+            min_cache_tokens = _model_minimum(model)
+        if isinstance(min_cache_tokens, bool) or not isinstance(min_cache_tokens, int) or (
+            min_cache_tokens < 0
+        ):
+            raise ValueError(f"min_cache_tokens must be an int >= 0, got {min_cache_tokens!r}")
+        if token_counter is not None and not callable(getattr(token_counter, "count_text", None)):
+            raise TypeError("token_counter needs a count_text(text) -> int method")
+        self.model = model
         self.cache_ttl = cache_ttl
+        self.static_ttl = static_ttl
+        self.min_cache_tokens = min_cache_tokens
+        self.token_counter = token_counter
 
     # ----------------------------------------------------------------- messages
 
@@ -294,14 +338,13 @@ class AnthropicAdapter(ProviderAdapter):
         system: list[Message] = (
             [{"type": "text", "text": parts.static_system}] if parts.static_system else []
         )
-        targets = self._marker_targets(parts, messages, tools, system)
-        for where, idx in targets:
+        for where, idx, ttl in self._marker_targets(parts, messages, tools, system):
             if where == "system":
-                system[idx] = self._marked(system[idx])
+                system[idx] = self._marked(system[idx], ttl)
             elif where == "tools":
-                tools[idx] = self._marked(tools[idx])
+                tools[idx] = self._marked(tools[idx], ttl)
             else:
-                messages[idx] = self._marked_message(messages[idx])
+                messages[idx] = self._marked_message(messages[idx], ttl)
         request: dict[str, Any] = {}
         if system:
             request["system"] = system
@@ -316,50 +359,72 @@ class AnthropicAdapter(ProviderAdapter):
         messages: list[Message],
         tools: list[Message],
         system: list[Message],
-    ) -> list[tuple[str, int]]:
-        """Where to add our markers, best first, within the four allowed."""
-        existing = [(0, t) for t in tools] + [
-            (2 + i, b) for i, m in enumerate(messages) for b in _blocks(m)
+    ) -> list[tuple[str, int, str]]:
+        """Where to add our markers (where, index, ttl), within the four allowed.
+
+        Candidates, best first: the end of the stable recent turn (the next
+        step of a tool loop finds it within the 20-position lookback), the
+        end of the static part (shared by every conversation), the end of
+        committed history. A candidate is skipped when its prefix is below
+        the model's minimum (it would cache nothing), when it would put a
+        five-minute marker before a caller's one-hour marker, or when its
+        block already carries a marker.
+        """
+        caller = [_ttl_of(t) for t in tools] + [
+            _ttl_of(b) for m in messages for b in _blocks(m)
         ]
-        ttls = [_ttl_of(b) for _, b in existing]
-        budget = MAX_MARKERS - sum(1 for t in ttls if t is not None)
-        last_1h = max(
-            (p for (p, _), t in zip(existing, ttls, strict=True) if t == "1h"), default=-1
-        )
-        n_hist = len(parts.history)
-        lead = 1 if parts.context is not None and parts.position == "before_recent" else 0
-        candidates: list[tuple[str, int, int]] = []  # (where, index, order position)
-        if parts.recent:
-            idx = n_hist + lead + len(parts.recent) - 1
-            candidates.append(("message", idx, 2 + idx))
-        if system:
-            candidates.append(("system", len(system) - 1, 1))
-        elif tools:
-            candidates.append(("tools", len(tools) - 1, 0))
-        if n_hist:
-            candidates.append(("message", n_hist - 1, 2 + n_hist - 1))
-        chosen: list[tuple[str, int]] = []
-        for where, idx, pos in candidates:
+        budget = MAX_MARKERS - sum(1 for t in caller if t is not None)
+        # order positions: tools 0, system 1, message i -> 2 + i
+        caller_1h = [0 for t in tools if _ttl_of(t) == "1h"] + [
+            2 + i for i, m in enumerate(messages) for b in _blocks(m) if _ttl_of(b) == "1h"
+        ]
+        last_1h = max(caller_1h, default=-1)
+        chosen: list[tuple[str, int, str]] = []
+        for where, idx, pos, prefix_tokens, ttl in self._candidates(parts, tools, system):
             if len(chosen) >= budget:
                 break
-            if self.cache_ttl == "5m" and pos < last_1h:
+            if prefix_tokens < self.min_cache_tokens:
                 continue
-            if where == "message" and self._mark_index(messages[idx]) is None:
+            if ttl == "5m" and pos < last_1h:
                 continue
-            if where == "message" and _ttl_of(_blocks(messages[idx])[-1]) is not None:
-                continue
-            chosen.append((where, idx))
+            if where == "message":
+                block_at = self._mark_index(messages[idx])
+                if block_at is None or _ttl_of(_blocks(messages[idx])[block_at]) is not None:
+                    continue
+            chosen.append((where, idx, ttl))
         return chosen
 
-    def _marker(self) -> dict[str, str]:
-        if self.cache_ttl == "1h":
+    def _candidates(
+        self, parts: RequestParts, tools: list[Message], system: list[Message]
+    ) -> list[tuple[str, int, int, int, str]]:
+        n_hist = len(parts.history)
+        history_end = parts.static_tokens + parts.history_tokens
+        lead = 1 if parts.context is not None and parts.position == "before_recent" else 0
+        out: list[tuple[str, int, int, int, str]] = []
+        if parts.recent:
+            idx = n_hist + lead + len(parts.recent) - 1
+            recent = sum(parts.recent_counts)
+            if lead and parts.context is not None:
+                recent += self.count_text_tokens(parts.context)
+            out.append(("message", idx, 2 + idx, history_end + recent, self.cache_ttl))
+        if system:
+            out.append(("system", len(system) - 1, 1, parts.static_tokens, self.static_ttl))
+        elif tools:
+            out.append(("tools", len(tools) - 1, 0, parts.static_tokens, self.static_ttl))
+        if n_hist:
+            out.append(("message", n_hist - 1, 2 + n_hist - 1, history_end, self.cache_ttl))
+        return out
+
+    @staticmethod
+    def _marker(ttl: str) -> dict[str, str]:
+        if ttl == "1h":
             return {"type": "ephemeral", "ttl": "1h"}
         return {"type": "ephemeral"}
 
-    def _marked(self, block: Message) -> Message:
+    def _marked(self, block: Message, ttl: str) -> Message:
         if "cache_control" in block:
             return block
-        return {**block, "cache_control": self._marker()}
+        return {**block, "cache_control": self._marker(ttl)}
 
     @staticmethod
     def _mark_index(message: Message) -> int | None:
@@ -374,12 +439,12 @@ class AnthropicAdapter(ProviderAdapter):
                 return i
         return None
 
-    def _marked_message(self, message: Message) -> Message:
+    def _marked_message(self, message: Message, ttl: str) -> Message:
         idx = self._mark_index(message)
         if idx is None:
             return message
         blocks = list(_blocks(message))
-        blocks[idx] = self._marked(blocks[idx])
+        blocks[idx] = self._marked(blocks[idx], ttl)
         return {**message, "content": blocks}
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:

@@ -11,17 +11,24 @@ unchanged.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from .._blocks import FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError
 from .._tokens import estimate_json_tokens, estimate_text_tokens
 
-__all__ = ["Message", "ProviderAdapter", "RequestParts"]
+__all__ = ["Message", "ProviderAdapter", "RequestParts", "TextCounter"]
 
 Message = dict[str, Any]
+
+
+class TextCounter(Protocol):
+    """Anything that counts the tokens of a string exactly (see ``stableprefix.tokens``)."""
+
+    def count_text(self, text: str) -> int: ...
 
 POSITIONS = ("tail", "before_recent", "append")
 
@@ -39,6 +46,10 @@ class RequestParts:
             With ``dynamic_position="append"`` the context is already stored
             as a message in ``history``/``recent`` and this is ``None``.
         position: ``"tail"``, ``"before_recent"`` or ``"append"``.
+        conversation_key: the state's ``key`` (for cache routing), if any.
+        static_tokens: tokens of the tools and static system prompt.
+        history_tokens: tokens of ``history`` (the running total).
+        recent_counts: token count of each message of ``recent``.
 
     >>> from stableprefix import OpenAIAdapter
     >>> parts = RequestParts(tools=(), static_system="Be brief.", history=[],
@@ -53,6 +64,10 @@ class RequestParts:
     recent: Sequence[Message]
     context: str | None = None
     position: str = "tail"
+    conversation_key: str | None = None
+    static_tokens: int = 0
+    history_tokens: int = 0
+    recent_counts: Sequence[int] = ()
 
 
 class ProviderAdapter:
@@ -147,12 +162,21 @@ class ProviderAdapter:
 
     # ------------------------------------------------------------------- tokens
 
+    #: Token family the heuristic estimate is calibrated for.
+    token_family: ClassVar[str] = "openai"
+
     def count_text_tokens(self, text: str) -> int:
-        """Tokens of a plain string."""
+        """Tokens of a plain string: exact with a ``token_counter``, else estimated."""
+        counter: TextCounter | None = getattr(self, "token_counter", None)
+        if counter is not None:
+            return counter.count_text(text)
         return estimate_text_tokens(text)
 
     def count_json_tokens(self, value: Any) -> int:
         """Tokens of a JSON value serialised compactly."""
+        counter: TextCounter | None = getattr(self, "token_counter", None)
+        if counter is not None:
+            return counter.count_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
         return estimate_json_tokens(value)
 
     def count_tokens(self, message: Message) -> int:

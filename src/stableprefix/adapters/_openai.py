@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError
 from .._json import canonical, sha256_hex
-from ._base import Message, ProviderAdapter, RequestParts
+from ._base import Message, ProviderAdapter, RequestParts, TextCounter
 
 __all__ = ["OpenAIAdapter"]
 
@@ -25,6 +25,7 @@ _ROLES = ("system", "developer", "user", "assistant", "tool")
 _USER_PARTS = frozenset({"text", "image_url", "input_audio", "file"})
 _ASSISTANT_PARTS = frozenset({"text", "refusal"})
 _CONTEXT_ROLES = ("system", "developer", "user")
+_RETENTIONS = (None, "in_memory", "24h")
 # Framing tokens per message and per tool call (role markers, separators).
 _MESSAGE_OVERHEAD = 4
 _TOOL_CALL_OVERHEAD = 8
@@ -43,6 +44,15 @@ class OpenAIAdapter(ProviderAdapter):
             ``"system"`` (default), ``"developer"`` (reasoning models) or
             ``"user"`` (servers whose chat template rejects a late system
             message).
+        prompt_cache_key: a fixed ``prompt_cache_key`` for every request.
+            When unset and the state has a ``key`` (``new_state(key=...)``),
+            one is derived from it: a hash, so no user id leaves your
+            system, and stable, so a conversation keeps hitting the machine
+            that holds its prefix (without a key, hit rates fall under load).
+        prompt_cache_retention: ``"in_memory"`` or ``"24h"`` (extended
+            caching), passed through; unset leaves the provider default.
+        token_counter: an exact counter (e.g. ``TiktokenCounter()``);
+            without one, tokens are estimated.
 
     >>> from stableprefix import OpenAIAdapter, PromptConfig, new_state
     >>> from stableprefix.functional import append_message, build_request
@@ -57,12 +67,47 @@ class OpenAIAdapter(ProviderAdapter):
     results_all_at_once: ClassVar[bool] = False
     first_roles: ClassVar[frozenset[str]] = frozenset({"system", "developer", "user", "assistant"})
 
-    __slots__ = ("context_role",)
+    __slots__ = ("context_role", "prompt_cache_key", "prompt_cache_retention", "token_counter")
 
-    def __init__(self, *, context_role: str = "system") -> None:
+    def __init__(
+        self,
+        *,
+        context_role: str = "system",
+        prompt_cache_key: str | None = None,
+        prompt_cache_retention: str | None = None,
+        token_counter: TextCounter | None = None,
+    ) -> None:
         if context_role not in _CONTEXT_ROLES:
             raise ValueError(f"context_role must be one of {_CONTEXT_ROLES}, got {context_role!r}")
+        if prompt_cache_key is not None and (
+            not isinstance(prompt_cache_key, str) or not prompt_cache_key
+        ):
+            raise ValueError("prompt_cache_key must be a non-empty string or None")
+        if prompt_cache_retention not in _RETENTIONS:
+            raise ValueError(
+                f"prompt_cache_retention must be 'in_memory', '24h' or None, "
+                f"got {prompt_cache_retention!r}"
+            )
+        if token_counter is not None and not callable(getattr(token_counter, "count_text", None)):
+            raise TypeError("token_counter needs a count_text(text) -> int method")
         self.context_role = context_role
+        self.prompt_cache_key = prompt_cache_key
+        self.prompt_cache_retention = prompt_cache_retention
+        self.token_counter = token_counter
+
+    def cache_key(self, conversation_key: str | None) -> str | None:
+        """The ``prompt_cache_key`` to send for a conversation (``None``: none).
+
+        >>> OpenAIAdapter().cache_key("chat-42")
+        'sp-...'
+        >>> OpenAIAdapter(prompt_cache_key="fixed").cache_key("chat-42")
+        'fixed'
+        """
+        if self.prompt_cache_key is not None:
+            return self.prompt_cache_key
+        if conversation_key is None:
+            return None
+        return "sp-" + sha256_hex(conversation_key)[:32]
 
     # ----------------------------------------------------------------- messages
 
@@ -255,6 +300,11 @@ class OpenAIAdapter(ProviderAdapter):
         request: dict[str, Any] = {"messages": self.render_messages(parts)}
         if parts.tools:
             request["tools"] = list(parts.tools)
+        key = self.cache_key(parts.conversation_key)
+        if key is not None:
+            request["prompt_cache_key"] = key
+        if self.prompt_cache_retention is not None:
+            request["prompt_cache_retention"] = self.prompt_cache_retention
         return request
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from helpers import FORMATS, Fmt
 
+from helpers import FORMATS, Fmt
 from stableprefix import AnthropicAdapter, OpenAIAdapter, PromptConfig, new_state
 from stableprefix import functional as F
 

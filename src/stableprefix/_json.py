@@ -73,13 +73,16 @@ def sorted_json(value: Any) -> Any:
     return value
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical(value: Any) -> str:
     """Canonical JSON text: sorted keys, compact separators, unicode kept.
 
     >>> canonical({"b": [1, 2], "a": "é"})
     '{"a":"é","b":[1,2]}'
     """
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _CANONICAL.encode(value)
 
 
 def sha256_hex(text: str) -> str:

@@ -27,28 +27,33 @@ from .adapters._base import Message
 __all__ = ["PromptManager"]
 
 
-def _adopt(state: State, config: PromptConfig) -> State:
-    """Validate a caller's state completely and take a private copy of it."""
-    validate_state(state)
+def _adopt(state: State, config: PromptConfig, *, owned: bool = False) -> State:
+    """Validate a state completely against the adapter; copy it unless ``owned``.
+
+    ``owned`` is for a document this module just parsed, which nobody else
+    holds and which ``loads`` already validated structurally.
+    """
+    if not owned:
+        validate_state(state)
+        state = copy_json(state)
     F.check_format(state, config)
-    owned: State = copy_json(state)
     adapter = config.adapter
     for part in ("committed", "recent"):
-        for i, message in enumerate(owned[part]):  # type: ignore[literal-required,unused-ignore]
+        for i, message in enumerate(state[part]):  # type: ignore[literal-required,unused-ignore]
             try:
                 adapter.validate_message(message, index=i)
             except StablePrefixError as exc:
                 raise InvalidStateError(str(exc), path=f"$.{part}[{i}]") from exc
     try:
-        pending = check_sequence([*owned["committed"], *owned["recent"]], adapter)
+        pending = check_sequence([*state["committed"], *state["recent"]], adapter)
     except StablePrefixError as exc:
         raise InvalidStateError(f"messages are out of order: {exc}") from exc
-    if list(pending) != owned["pending"]:
+    if list(pending) != state["pending"]:
         raise InvalidStateError(
-            f"lists {owned['pending']} but the messages leave {list(pending)} awaiting results",
+            f"lists {state['pending']} but the messages leave {list(pending)} awaiting results",
             path="$.pending",
         )
-    return owned
+    return state
 
 
 class PromptManager:
@@ -81,6 +86,12 @@ class PromptManager:
         self._state: State = new_state() if state is None else _adopt(state, config)
 
     @classmethod
+    def _from_owned(cls, config: PromptConfig, state: State) -> PromptManager:
+        manager = cls(config)
+        manager._state = _adopt(state, config, owned=True)
+        return manager
+
+    @classmethod
     def loads(cls, text: str | bytes, config: PromptConfig) -> PromptManager:
         """A manager continuing the conversation serialised in ``text``.
 
@@ -90,7 +101,9 @@ class PromptManager:
         >>> PromptManager.loads(pm.dumps(), cfg).state == pm.state
         True
         """
-        return cls(config, loads(text))
+        if not isinstance(config, PromptConfig):
+            raise TypeError(f"config must be a PromptConfig, got {type(config).__name__}")
+        return cls._from_owned(config, loads(text))
 
     @property
     def config(self) -> PromptConfig:

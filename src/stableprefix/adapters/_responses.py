@@ -1,0 +1,353 @@
+"""OpenAI Responses API wire format (``client.responses.create``).
+
+Approach: a Responses request is one ordered ``input`` list of *items*. A
+message is an item with a ``role``; a tool call is an item of its own
+(``function_call`` with a ``call_id``), and so is its result
+(``function_call_output`` with the same ``call_id``). So here a "message"
+of the core is any input item: tool calls are the ids of call items, tool
+results are the ids of output items, and an agent cycle ends with an
+assistant message item (not one labelled ``phase: "commentary"``), since
+calls never live inside an assistant message.
+
+The static system prompt is the first input item (a ``developer`` message by
+default), not the ``instructions`` field. Both reach the model the same way,
+but a leading item keeps the whole cacheable prefix in the one list whose
+order we control and flatten, lets ``build_messages`` return a complete
+prompt, and does not depend on ``instructions`` being re-sent: the API does
+not carry ``instructions`` over to a request chained with
+``previous_response_id``. stableprefix re-sends the full input every time
+(it manages the history), so pass ``store=False`` rather than chaining. The
+dynamic context is another message item after the stable part, never in the
+system item. Tools use the Responses shape (``{"type": "function", "name":
+..., "parameters": ...}``, flat) and are omitted when there are none.
+Caching is automatic and prefix-based; ``prompt_cache_key`` routes requests
+of one conversation to the same cache and is passed through when set.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from .._blocks import CacheBlock, FlatRequest
+from .._errors import InvalidConfigError, InvalidMessageError
+from .._json import canonical, sha256_hex
+from ._base import Message, ProviderAdapter, RequestParts
+
+__all__ = ["OpenAIResponsesAdapter"]
+
+_ROLES = ("user", "assistant", "system", "developer")
+_SYSTEM_ROLES = ("developer", "system")
+_CONTEXT_ROLES = ("developer", "system", "user")
+_INPUT_PARTS = frozenset({"input_text", "input_image", "input_file", "input_audio"})
+_OUTPUT_PARTS = frozenset({"output_text", "refusal"})
+# Client-executed tool calls and the item type that answers each, by call_id.
+_CALLS = {
+    "function_call": "function_call_output",
+    "custom_tool_call": "custom_tool_call_output",
+    "computer_call": "computer_call_output",
+    "shell_call": "shell_call_output",
+    "apply_patch_call": "apply_patch_call_output",
+}
+_OUTPUTS = frozenset(_CALLS.values())
+# Framing tokens per item (role markers, separators), as in the chat format.
+_MESSAGE_OVERHEAD = 4
+_CALL_OVERHEAD = 8
+_IMAGE_TOKENS = 765
+
+
+def _fail(msg: str, index: int, role: str | None, path: str = "$") -> InvalidMessageError:
+    return InvalidMessageError(msg, index=index, role=role, path=path)
+
+
+def _kind(item: Message) -> str:
+    """The item's type; a bare ``{"role", "content"}`` is a message."""
+    kind = item.get("type")
+    if kind is None and "role" in item:
+        return "message"
+    return kind if isinstance(kind, str) else ""
+
+
+class OpenAIResponsesAdapter(ProviderAdapter):
+    """Adapter for the OpenAI Responses API (``client.responses.create``).
+
+    Args:
+        system_role: role of the leading item holding the static system
+            prompt: ``"developer"`` (default) or ``"system"``.
+        context_role: role of the item carrying the dynamic context:
+            ``"developer"`` (default), ``"system"`` or ``"user"``.
+        prompt_cache_key: sent as ``prompt_cache_key`` with every request
+            (e.g. the conversation id), so OpenAI routes the conversation's
+            requests to the machines that hold its cached prefix.
+
+    Raises:
+        ValueError: a role is not one of the allowed values.
+        TypeError: ``prompt_cache_key`` is not a string or ``None``.
+
+    >>> from stableprefix import PromptConfig, new_state
+    >>> from stableprefix.functional import append_message, build_request
+    >>> cfg = PromptConfig(static_system_prompt="Be brief.",
+    ...                    adapter=OpenAIResponsesAdapter(prompt_cache_key="conv-1"))
+    >>> s = append_message(new_state(), {"role": "user", "content": "Hi"}, cfg)
+    >>> req = build_request(s, cfg)
+    >>> req["input"][0], req["prompt_cache_key"]
+    ({'role': 'developer', 'content': 'Be brief.'}, 'conv-1')
+    """
+
+    name: ClassVar[str] = "openai_responses"
+    system_in_messages: ClassVar[bool] = True
+    results_all_at_once: ClassVar[bool] = False
+    first_roles: ClassVar[frozenset[str]] = frozenset(_ROLES)
+
+    __slots__ = ("context_role", "prompt_cache_key", "system_role")
+
+    def __init__(
+        self,
+        *,
+        system_role: str = "developer",
+        context_role: str = "developer",
+        prompt_cache_key: str | None = None,
+    ) -> None:
+        if system_role not in _SYSTEM_ROLES:
+            raise ValueError(f"system_role must be one of {_SYSTEM_ROLES}, got {system_role!r}")
+        if context_role not in _CONTEXT_ROLES:
+            raise ValueError(f"context_role must be one of {_CONTEXT_ROLES}, got {context_role!r}")
+        if prompt_cache_key is not None and not isinstance(prompt_cache_key, str):
+            raise TypeError(
+                f"prompt_cache_key must be a str or None, got {type(prompt_cache_key).__name__}"
+            )
+        self.system_role = system_role
+        self.context_role = context_role
+        self.prompt_cache_key = prompt_cache_key
+
+    # ----------------------------------------------------------------- messages
+
+    def validate_message(self, message: Message, *, index: int) -> None:
+        kind = _kind(message)
+        if kind == "message":
+            self._validate_message_item(message, index)
+        elif kind in _CALLS or kind in _OUTPUTS:
+            self._validate_call_item(message, kind, index)
+        elif not kind:
+            raise _fail(
+                "an input item needs a 'role' (a message) or a string 'type' (e.g. "
+                "'function_call', 'function_call_output', 'reasoning')",
+                index,
+                None,
+                "$.type",
+            )
+        # Other item types (reasoning, hosted tool calls, item_reference, ...)
+        # are the API's own output, passed back as they came.
+
+    def _validate_message_item(self, message: Message, index: int) -> None:
+        role = message.get("role")
+        if role not in _ROLES:
+            raise _fail(
+                f"a message item's role must be one of {', '.join(_ROLES)}, got {role!r}",
+                index,
+                role if isinstance(role, str) else None,
+                "$.role",
+            )
+        content = message.get("content")
+        if isinstance(content, str):
+            return
+        if not isinstance(content, list) or not content:
+            raise _fail(
+                f"a {role} message needs content: a string or a non-empty list of parts",
+                index,
+                role,
+                "$.content",
+            )
+        allowed = _OUTPUT_PARTS if role == "assistant" else _INPUT_PARTS
+        for i, part in enumerate(content):
+            path = f"$.content[{i}]"
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind not in allowed:
+                raise _fail(
+                    f"a {role} content part needs type in ({', '.join(sorted(allowed))}), "
+                    f"got {kind!r}",
+                    index,
+                    role,
+                    path + ".type",
+                )
+            if kind in ("input_text", "output_text") and not isinstance(part.get("text"), str):
+                raise _fail(f"an {kind} part needs a string 'text'", index, role, path + ".text")
+
+    def _validate_call_item(self, message: Message, kind: str, index: int) -> None:
+        cid = message.get("call_id")
+        if not isinstance(cid, str) or not cid:
+            raise _fail(f"a {kind} item needs a non-empty string call_id", index, None, "$.call_id")
+        if kind == "function_call" and (
+            not isinstance(message.get("name"), str)
+            or not isinstance(message.get("arguments"), str)
+        ):
+            raise _fail(
+                "a function_call item needs a string 'name' and 'arguments' (a JSON string)",
+                index,
+                None,
+            )
+        if kind in _OUTPUTS and "output" not in message:
+            raise _fail(f"a {kind} item needs an 'output'", index, None, "$.output")
+        if kind == "function_call_output" and not isinstance(message["output"], (str, list)):
+            raise _fail(
+                "function_call_output 'output' must be a string or a list of content parts",
+                index,
+                None,
+                "$.output",
+            )
+
+    def validate_tools(self, tools: Sequence[Any]) -> None:
+        super().validate_tools(tools)
+        for i, tool in enumerate(tools):
+            kind = tool.get("type")
+            if not isinstance(kind, str):
+                raise InvalidConfigError(
+                    f"tools[{i}] needs a string 'type' (e.g. 'function')", field="tools"
+                )
+            if kind == "function" and ("function" in tool or not isinstance(tool.get("name"), str)):
+                raise InvalidConfigError(
+                    f"tools[{i}] must use the flat Responses shape {{'type': 'function', "
+                    "'name': ..., 'parameters': {...}}, not the Chat Completions shape with "
+                    "a nested 'function' object",
+                    field="tools",
+                )
+
+    def role_of(self, message: Message) -> str:
+        role = message.get("role")
+        return role if isinstance(role, str) else ""
+
+    def tool_call_ids(self, message: Message) -> tuple[str, ...]:
+        if _kind(message) in _CALLS:
+            return (message["call_id"],)
+        return ()
+
+    def tool_result_ids(self, message: Message) -> tuple[str, ...]:
+        if _kind(message) in _OUTPUTS:
+            return (message["call_id"],)
+        return ()
+
+    def is_user_turn(self, message: Message) -> bool:
+        return _kind(message) == "message" and message.get("role") == "user"
+
+    def is_final_answer(self, message: Message) -> bool:
+        return (
+            _kind(message) == "message"
+            and message.get("role") == "assistant"
+            and message.get("phase") != "commentary"
+        )
+
+    # ------------------------------------------------------------------- tokens
+
+    def _content_tokens(self, content: Any) -> int:
+        if isinstance(content, str):
+            return self.count_text_tokens(content)
+        total = 0
+        for part in content if isinstance(content, list) else ():
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind in ("input_text", "output_text"):
+                total += self.count_text_tokens(str(part.get("text", "")))
+            elif kind == "refusal":
+                total += self.count_text_tokens(str(part.get("refusal", "")))
+            elif kind == "input_image":
+                total += _IMAGE_TOKENS
+            else:
+                total += self.count_json_tokens(part)
+        return total
+
+    def count_tokens(self, message: Message) -> int:
+        kind = _kind(message)
+        if kind == "message":
+            return _MESSAGE_OVERHEAD + self._content_tokens(message.get("content"))
+        if kind == "function_call":
+            return (
+                _CALL_OVERHEAD
+                + self.count_text_tokens(message["name"])
+                + self.count_text_tokens(message["arguments"])
+            )
+        if kind in _OUTPUTS:
+            return _MESSAGE_OVERHEAD + self._content_tokens(message.get("output"))
+        if kind == "reasoning":
+            summary = message.get("summary") or []
+            texts = [str(s.get("text", "")) for s in summary if isinstance(s, dict)]
+            return _MESSAGE_OVERHEAD + sum(self.count_text_tokens(t) for t in texts)
+        return _MESSAGE_OVERHEAD + self.count_json_tokens(message)
+
+    # ---------------------------------------------------------------- rendering
+
+    def context_message(self, text: str) -> Message:
+        return {"role": self.context_role, "content": text}
+
+    def summary_message(self, text: str) -> Message:
+        return {"role": "user", "content": text}
+
+    def instruction_message(self, text: str) -> Message:
+        return {"role": "user", "content": text}
+
+    def render_messages(self, parts: RequestParts) -> list[Message]:
+        head: list[Message] = []
+        if parts.static_system:
+            head.append({"role": self.system_role, "content": parts.static_system})
+        if parts.context is None:
+            return [*head, *parts.history, *parts.recent]
+        ctx = self.context_message(parts.context)
+        if parts.position == "before_recent":
+            return [*head, *parts.history, ctx, *parts.recent]
+        return [*head, *parts.history, *parts.recent, ctx]
+
+    def render(self, parts: RequestParts) -> dict[str, Any]:
+        request: dict[str, Any] = {"input": self.render_messages(parts)}
+        if parts.tools:
+            request["tools"] = list(parts.tools)
+        if self.prompt_cache_key is not None:
+            request["prompt_cache_key"] = self.prompt_cache_key
+        return request
+
+    def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
+        blocks: list[CacheBlock] = []
+        for tool in request.get("tools") or ():
+            blocks.append(
+                CacheBlock(
+                    key=sha256_hex("tool:" + canonical(tool)),
+                    tokens=self.count_json_tokens(tool),
+                    kind="tools",
+                    role="tools",
+                )
+            )
+        instructions = request.get("instructions")
+        if isinstance(instructions, str) and instructions:
+            blocks.append(
+                CacheBlock(
+                    key=sha256_hex("instructions:" + instructions),
+                    tokens=_MESSAGE_OVERHEAD + self.count_text_tokens(instructions),
+                    kind="system",
+                    role="system",
+                )
+            )
+        for item in request.get("input") or ():
+            blocks.append(self._flat(item, first=not any(b.kind != "tools" for b in blocks)))
+        key = request.get("prompt_cache_key")
+        return FlatRequest(
+            provider=self.name,
+            blocks=tuple(blocks),
+            routing_key=key if isinstance(key, str) else None,
+        )
+
+    def _flat(self, item: Message, *, first: bool) -> CacheBlock:
+        kind = _kind(item)
+        role = self.role_of(item) or kind
+        if kind in _CALLS:
+            block_kind = "tool_use"
+        elif kind in _OUTPUTS:
+            block_kind = "tool_result"
+        elif kind == "reasoning":
+            block_kind = "thinking"
+        elif kind == "message":
+            block_kind = "system" if first and role in _SYSTEM_ROLES else "text"
+        else:
+            block_kind = "other"
+        return CacheBlock(
+            key=sha256_hex("item:" + canonical(item)),
+            tokens=self.count_tokens(item),
+            kind=block_kind,
+            role=role,
+        )

@@ -515,6 +515,7 @@ def _parts(
         static_tokens=config.static_tokens,
         history_tokens=state["committed_tokens"],
         recent_counts=state["recent_counts"] if recent is None else (),
+        mark_recent=recent is None,
     )
 
 

@@ -401,7 +401,7 @@ class AnthropicAdapter(ProviderAdapter):
         history_end = parts.static_tokens + parts.history_tokens
         lead = 1 if parts.context is not None and parts.position == "before_recent" else 0
         out: list[tuple[str, int, int, int, str]] = []
-        if parts.recent:
+        if parts.recent and parts.mark_recent:
             idx = n_hist + lead + len(parts.recent) - 1
             recent = sum(parts.recent_counts)
             if lead and parts.context is not None:

@@ -50,6 +50,8 @@ class RequestParts:
         static_tokens: tokens of the tools and static system prompt.
         history_tokens: tokens of ``history`` (the running total).
         recent_counts: token count of each message of ``recent``.
+        mark_recent: whether the end of ``recent`` is worth a cache entry
+            (not for a one-off request such as a summarisation).
 
     >>> from stableprefix import OpenAIAdapter
     >>> parts = RequestParts(tools=(), static_system="Be brief.", history=[],
@@ -68,6 +70,7 @@ class RequestParts:
     static_tokens: int = 0
     history_tokens: int = 0
     recent_counts: Sequence[int] = ()
+    mark_recent: bool = True
 
 
 class ProviderAdapter:

@@ -179,5 +179,5 @@ def test_manager_summary_flow() -> None:
     fp = pm.fingerprint
     pm.apply_summary("They asked four things.", keep_last_rounds=1)
     assert pm.fingerprint != fp
-    assert [m["content"] for m in pm.state["committed"]][0] == "They asked four things."
+    assert pm.state["committed"][0]["content"] == "They asked four things."
     assert PromptConfig()  # sanity: default config still builds

@@ -26,7 +26,15 @@ from ._errors import (
 from ._manager import PromptManager
 from ._state import STATE_VERSION, State, dumps, loads, new_state
 from ._usage import CacheUsage
-from .adapters import AnthropicAdapter, OpenAIAdapter, ProviderAdapter
+from ._usage_parse import UsageError
+from .adapters import (
+    AnthropicAdapter,
+    GeminiAdapter,
+    OpenAIAdapter,
+    OpenAIResponsesAdapter,
+    ProviderAdapter,
+    TransformersAdapter,
+)
 
 __version__ = "0.1.0"
 
@@ -38,11 +46,13 @@ __all__ = [
     "CompactionEvent",
     "ContextError",
     "FlatRequest",
+    "GeminiAdapter",
     "HookError",
     "InvalidConfigError",
     "InvalidMessageError",
     "InvalidStateError",
     "OpenAIAdapter",
+    "OpenAIResponsesAdapter",
     "PendingToolCallError",
     "PromptConfig",
     "PromptManager",
@@ -50,8 +60,10 @@ __all__ = [
     "StablePrefixError",
     "State",
     "StoreError",
+    "TransformersAdapter",
     "TransitionError",
     "UnsupportedError",
+    "UsageError",
     "__version__",
     "adapters",
     "dumps",

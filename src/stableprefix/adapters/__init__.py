@@ -1,4 +1,4 @@
-"""Provider adapters: wire formats, cache markers, token counting.
+"""Provider adapters: wire formats, cache markers, token counting, usage.
 
 Pick the adapter of the API you call and pass it to ``PromptConfig``:
 
@@ -8,13 +8,22 @@ Pick the adapter of the API you call and pass it to ``PromptConfig``:
 """
 
 from ._anthropic import AnthropicAdapter
-from ._base import Message, ProviderAdapter, RequestParts
+from ._base import Message, ProviderAdapter, RequestParts, TextCounter
+from ._gemini import GeminiAdapter
 from ._openai import OpenAIAdapter
+from ._responses import OpenAIResponsesAdapter
+from ._transformers import ChatTokenizer, PrefixCheck, TransformersAdapter
 
 __all__ = [
     "AnthropicAdapter",
+    "ChatTokenizer",
+    "GeminiAdapter",
     "Message",
     "OpenAIAdapter",
+    "OpenAIResponsesAdapter",
+    "PrefixCheck",
     "ProviderAdapter",
     "RequestParts",
+    "TextCounter",
+    "TransformersAdapter",
 ]

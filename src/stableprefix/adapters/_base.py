@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Protocol
 from .._blocks import FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError
 from .._tokens import estimate_json_tokens, estimate_text_tokens
+from .._usage import CacheUsage
 
 __all__ = ["Message", "ProviderAdapter", "RequestParts", "TextCounter"]
 
@@ -26,7 +27,15 @@ Message = dict[str, Any]
 
 
 class TextCounter(Protocol):
-    """Anything that counts the tokens of a string exactly (see ``stableprefix.tokens``)."""
+    """Anything that counts the tokens of a string exactly (see ``stableprefix.tokens``).
+
+    >>> class Words:
+    ...     def count_text(self, text: str) -> int:
+    ...         return len(text.split())
+    >>> from stableprefix import OpenAIAdapter
+    >>> OpenAIAdapter(token_counter=Words()).count_text_tokens("three small words")
+    3
+    """
 
     def count_text(self, text: str) -> int: ...
 
@@ -215,6 +224,27 @@ class ProviderAdapter:
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
         """The ordered cacheable blocks of a request this adapter built."""
         raise NotImplementedError
+
+    # -------------------------------------------------------------------- usage
+
+    def parse_usage(self, response: Any) -> CacheUsage:
+        """Read a response's token usage into a ``CacheUsage``.
+
+        Accepts the SDK's response object, its ``usage`` part, or the same as
+        plain JSON.
+
+        Raises:
+            UsageError: the usage report is missing a field or malformed.
+
+        >>> from stableprefix import AnthropicAdapter
+        >>> AnthropicAdapter().parse_usage({"usage": {
+        ...     "input_tokens": 20, "cache_read_input_tokens": 1000,
+        ...     "cache_creation_input_tokens": 50, "output_tokens": 7}}).hit_ratio > 0.9
+        True
+        """
+        from .._usage_parse import parse_usage
+
+        return parse_usage(response, self.name)
 
     # ------------------------------------------------------------------- values
 

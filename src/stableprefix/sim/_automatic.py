@@ -1,0 +1,274 @@
+"""Automatic prefix caches of hosted APIs: OpenAI and Gemini (implicit).
+
+Approach: both cache without markers. OpenAI routes each request to a
+machine chosen by a hash of the prompt's first ~256 tokens together with
+``prompt_cache_key``; only that machine's cache can answer, so requests
+that share a long prefix but differ in the key (or in the first tokens)
+never hit each other. We give every route its own cache (``machines=None``)
+or hash routes onto a fixed pool of machines that they then share. When
+one route receives more than about 15 requests a minute the surplus
+overflows to further machines, each of which starts cold. A hit is the
+common prefix with a live cached prompt on that machine, counted in steps
+of 128 tokens once it reaches 1024; prompts under 1024 tokens are neither
+read nor stored. Cached prefixes expire after an idle time (5 to 10
+minutes in memory; up to 24 hours with extended retention).
+
+Gemini's implicit cache works the same way without routing keys or steps:
+the common prefix counts when it reaches the model's minimum.
+
+Both use ``TokenTrie`` with a time-to-live, so a request is matched token
+by token when its blocks carry ``token_ids`` and block by block otherwise.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import deque
+from collections.abc import Mapping, Sequence
+
+from .._blocks import FlatRequest
+from .._usage import CacheUsage
+from ..pricing import ModelPrices, get_prices
+from ._base import Clock, check_count, check_positive, resolve_minimum
+from ._trie import Seg, TokenTrie, segments
+
+__all__ = ["GeminiCache", "OpenAICache"]
+
+_RETENTION = {"in_memory": 300.0, "24h": 86400.0}
+_WINDOW = 60.0  # seconds over which the overflow rate is counted
+
+
+def _route_digest(segs: Sequence[Seg], limit: int) -> str:
+    """A stable hash of the first ``limit`` tokens."""
+    h = hashlib.blake2b(digest_size=12)
+    left = limit
+    for s in segs:
+        if left <= 0:
+            break
+        take = min(left, s.length)
+        if s.ids is not None:
+            h.update(repr(s.ids[:take]).encode())
+        else:
+            h.update(f"{s.key}:{s.start}:{take};".encode())
+        left -= take
+    return h.hexdigest()
+
+
+class OpenAICache:
+    """Simulates OpenAI's automatic prompt caching for one model.
+
+    Args:
+        model: model name in the price table (sets the minimum, and whether
+            writes are reported: only for models that charge for them).
+        min_tokens: override the minimum prompt length (1024).
+        retention: ``"in_memory"`` (idle TTL 300 s, the low end of the
+            documented 5 to 10 minutes) or ``"24h"`` (extended retention).
+        idle_ttl: override the idle time-to-live, in seconds.
+        machines: size of the machine pool routes are hashed onto;
+            ``None`` gives every route its own machine.
+        overflow_rpm: requests per minute one route may send before the
+            rest overflow to other machines (about 15 per the docs);
+            ``None`` disables overflow.
+        routing_tokens: leading tokens hashed for routing (256).
+        step: hits are counted in multiples of this many tokens (128).
+        table: price table to look ``model`` up in (default ``PRICES``).
+
+    Raises:
+        UnknownModelError: ``model`` is not in the table.
+        ValueError: an option is out of range.
+
+    >>> from stableprefix import CacheBlock, FlatRequest
+    >>> sys = CacheBlock(key="sys", tokens=1500, kind="system", role="system")
+    >>> q = CacheBlock(key="q", tokens=30, kind="text", role="user")
+    >>> req = FlatRequest(provider="openai", blocks=(sys, q), routing_key="conv-1")
+    >>> cache = OpenAICache(model="gpt-5")
+    >>> [cache.process(req, now=t).cache_read_tokens for t in (0, 10)]
+    [0, 1408]
+    """
+
+    def __init__(
+        self,
+        model: str | None = "gpt-5",
+        *,
+        min_tokens: int | None = None,
+        retention: str = "in_memory",
+        idle_ttl: float | None = None,
+        machines: int | None = None,
+        overflow_rpm: float | None = 15,
+        routing_tokens: int = 256,
+        step: int = 128,
+        table: Mapping[str, ModelPrices] | None = None,
+    ) -> None:
+        if retention not in _RETENTION:
+            raise ValueError(f"retention must be 'in_memory' or '24h', got {retention!r}")
+        check_positive("idle_ttl", idle_ttl)
+        check_count("machines", machines)
+        check_positive("overflow_rpm", overflow_rpm)
+        check_count("routing_tokens", routing_tokens, allow_none=False)
+        check_count("step", step, allow_none=False)
+        self.model = model
+        self.min_tokens = resolve_minimum(model, min_tokens, 1024, table)
+        self.reports_writes = model is not None and get_prices(model, table).charges_writes
+        self.retention = retention
+        self.idle_ttl = float(idle_ttl) if idle_ttl is not None else _RETENTION[retention]
+        self.machines = machines
+        self.overflow_rpm = overflow_rpm
+        self.routing_tokens = routing_tokens
+        self.step = step
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty every machine's cache.
+
+        >>> OpenAICache().reset()
+        """
+        self._caches: dict[object, TokenTrie] = {}
+        self._recent: dict[tuple[str, str | None], deque[float]] = {}
+        self._clock = Clock()
+
+    def _machine(self, segs: Sequence[Seg], key: str | None, now: float) -> object:
+        digest = _route_digest(segs, self.routing_tokens)
+        spill = 0
+        if self.overflow_rpm is not None:
+            times = self._recent.setdefault((digest, key), deque())
+            while times and now - times[0] >= _WINDOW:
+                times.popleft()
+            spill = int(len(times) // self.overflow_rpm)
+            times.append(now)
+        if self.machines is None:
+            return (digest, key, spill)
+        seed = hashlib.blake2b(f"{digest}|{key}".encode(), digest_size=8).digest()
+        return (int.from_bytes(seed, "big") + spill) % self.machines
+
+    def process(self, request: FlatRequest, *, now: float, output_tokens: int = 0) -> CacheUsage:
+        """Predict ``cached_tokens`` for ``request`` and update the cache.
+
+        Args:
+            request: the flattened request; ``routing_key`` is the
+                ``prompt_cache_key``.
+            now: the time it is sent, in seconds (non-decreasing).
+            output_tokens: generated tokens, copied into the usage.
+
+        Returns:
+            The predicted usage: reads in 128-token steps, no writes unless
+            the model charges for them.
+
+        Raises:
+            TypeError: an argument has the wrong type.
+            ValueError: time runs backwards.
+
+        >>> from stableprefix import FlatRequest
+        >>> OpenAICache().process(FlatRequest(provider="openai"), now=0).input_tokens
+        0
+        """
+        t = self._clock.advance(request, now, output_tokens)
+        segs = segments(request)
+        total = request.total_tokens
+        machine = self._machine(segs, request.routing_key, t)
+        trie = self._caches.get(machine)
+        if trie is None:
+            trie = self._caches[machine] = TokenTrie(ttl=self.idle_ttl)
+        if total < self.min_tokens:
+            return CacheUsage(uncached_input_tokens=total, output_tokens=output_tokens)
+        m = trie.match(segs, t)
+        hit = m.tokens // self.step * self.step
+        if hit < self.min_tokens:
+            hit = 0
+        trie.insert(segs, m, t)
+        write = total - hit if self.reports_writes else 0
+        return CacheUsage(
+            cache_read_tokens=hit,
+            cache_write_tokens=write,
+            uncached_input_tokens=total - hit - write,
+            output_tokens=output_tokens,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"OpenAICache(model={self.model!r}, retention={self.retention!r}, "
+            f"machines={self.machines!r}, overflow_rpm={self.overflow_rpm!r})"
+        )
+
+
+class GeminiCache:
+    """Simulates Gemini's implicit caching for one model.
+
+    The hit is the common prefix with a live cached prompt, once it reaches
+    the model's minimum; reads are billed at the discounted rate, nothing
+    is billed for writing. Explicit ``cachedContents`` are not simulated.
+
+    Args:
+        model: model name in the price table (sets the minimum).
+        min_tokens: override the minimum.
+        idle_ttl: seconds a cached prefix survives without use. Google
+            documents no number for implicit caching; 300 s is an assumption.
+        table: price table to look ``model`` up in (default ``PRICES``).
+
+    Raises:
+        UnknownModelError: ``model`` is not in the table.
+        ValueError: an option is out of range.
+
+    >>> from stableprefix import CacheBlock, FlatRequest
+    >>> doc = CacheBlock(key="doc", tokens=3000, kind="text", role="user")
+    >>> q = CacheBlock(key="q", tokens=40, kind="text", role="user")
+    >>> req = FlatRequest(provider="gemini", blocks=(doc, q))
+    >>> cache = GeminiCache(model="gemini-2.5-flash")
+    >>> [cache.process(req, now=t).cache_read_tokens for t in (0, 5)]
+    [0, 3040]
+    """
+
+    def __init__(
+        self,
+        model: str | None = "gemini-2.5-flash",
+        *,
+        min_tokens: int | None = None,
+        idle_ttl: float = 300.0,
+        table: Mapping[str, ModelPrices] | None = None,
+    ) -> None:
+        check_positive("idle_ttl", idle_ttl, allow_none=False)
+        self.model = model
+        self.min_tokens = resolve_minimum(model, min_tokens, 2048, table)
+        self.idle_ttl = float(idle_ttl)
+        self.reset()
+
+    def reset(self) -> None:
+        """Empty the cache.
+
+        >>> GeminiCache().reset()
+        """
+        self._trie = TokenTrie(ttl=self.idle_ttl)
+        self._clock = Clock()
+
+    def process(self, request: FlatRequest, *, now: float, output_tokens: int = 0) -> CacheUsage:
+        """Predict ``cached_content_token_count`` and update the cache.
+
+        Args:
+            request: the flattened request.
+            now: the time it is sent, in seconds (non-decreasing).
+            output_tokens: generated tokens, copied into the usage.
+
+        Returns:
+            The predicted usage.
+
+        Raises:
+            TypeError: an argument has the wrong type.
+            ValueError: time runs backwards.
+
+        >>> from stableprefix import FlatRequest
+        >>> GeminiCache().process(FlatRequest(provider="gemini"), now=0).input_tokens
+        0
+        """
+        t = self._clock.advance(request, now, output_tokens)
+        total = request.total_tokens
+        if total < self.min_tokens:
+            return CacheUsage(uncached_input_tokens=total, output_tokens=output_tokens)
+        segs = segments(request)
+        m = self._trie.match(segs, t)
+        hit = m.tokens if m.tokens >= self.min_tokens else 0
+        self._trie.insert(segs, m, t)
+        return CacheUsage(
+            cache_read_tokens=hit, uncached_input_tokens=total - hit, output_tokens=output_tokens
+        )
+
+    def __repr__(self) -> str:
+        return f"GeminiCache(model={self.model!r}, idle_ttl={self.idle_ttl})"

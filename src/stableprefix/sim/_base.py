@@ -1,0 +1,156 @@
+"""The cache-model contract, the simulation loop and the errors of ``sim``."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from typing import Protocol, runtime_checkable
+
+from .._blocks import FlatRequest
+from .._errors import StablePrefixError
+from .._usage import CacheUsage
+from ..pricing import ModelPrices, get_prices
+
+__all__ = ["CacheModel", "CacheRuleError", "TimedRequest", "simulate"]
+
+#: ``(request, now)`` or ``(request, now, output_tokens)``.
+TimedRequest = tuple[FlatRequest, float] | tuple[FlatRequest, float, int]
+
+
+class CacheRuleError(StablePrefixError, ValueError):
+    """A request breaks a rule the provider enforces with an error (HTTP 400).
+
+    Attributes:
+        rule: a short name of the broken rule, e.g. ``"max_markers"``.
+
+    >>> from stableprefix import CacheBlock, FlatRequest
+    >>> from stableprefix.sim import AnthropicCache
+    >>> marked = CacheBlock(key="k", tokens=1, kind="text", role="user", cache_ttl="5m")
+    >>> AnthropicCache().process(FlatRequest(provider="anthropic", blocks=(marked,) * 5), now=0)
+    Traceback (most recent call last):
+    ...
+    stableprefix.sim._base.CacheRuleError: max_markers: 5 cache markers ...
+    """
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(f"{rule}: {message}")
+        self.rule = rule
+
+
+@runtime_checkable
+class CacheModel(Protocol):
+    """What every cache model offers: process requests in time order, reset.
+
+    A model is a small state machine: ``process`` predicts the usage of one
+    request and updates the cache as the provider or engine would. ``now``
+    is a time in seconds on any clock, non-decreasing across calls.
+
+    >>> from stableprefix.sim import RadixCache
+    >>> isinstance(RadixCache(), CacheModel)
+    True
+    """
+
+    def process(self, request: FlatRequest, *, now: float, output_tokens: int = 0) -> CacheUsage:
+        """Predict the usage of ``request`` sent at ``now`` and update the cache."""
+        ...
+
+    def reset(self) -> None:
+        """Forget everything cached."""
+        ...
+
+
+def simulate(model: CacheModel, requests: Iterable[TimedRequest]) -> list[CacheUsage]:
+    """Feed timed requests to ``model`` in order and collect the usages.
+
+    The model keeps its state between calls; ``reset()`` it to start over.
+
+    Args:
+        model: any ``CacheModel``.
+        requests: ``(request, now)`` or ``(request, now, output_tokens)``
+            tuples in time order.
+
+    Returns:
+        One ``CacheUsage`` per request, in order.
+
+    Raises:
+        TypeError: an item is not such a tuple.
+        ValueError: time runs backwards.
+        CacheRuleError: a request breaks a provider rule.
+
+    >>> from stableprefix import CacheBlock, FlatRequest
+    >>> from stableprefix.sim import RadixCache
+    >>> req = FlatRequest(provider="local", blocks=(
+    ...     CacheBlock(key="sys", tokens=100, kind="system", role="system"),))
+    >>> [u.cache_read_tokens for u in simulate(RadixCache(), [(req, 0.0), (req, 1.0)])]
+    [0, 99]
+    """
+    out: list[CacheUsage] = []
+    for item in requests:
+        if not isinstance(item, tuple) or len(item) not in (2, 3):
+            raise TypeError(
+                "simulate() takes (request, now) or (request, now, output_tokens) tuples, "
+                f"got {item!r:.80}"
+            )
+        output = item[2] if len(item) == 3 else 0
+        out.append(model.process(item[0], now=item[1], output_tokens=output))
+    return out
+
+
+class Clock:
+    """Checks the arguments of ``process`` and that time never runs backwards."""
+
+    __slots__ = ("last",)
+
+    def __init__(self) -> None:
+        self.last = -math.inf
+
+    def advance(self, request: object, now: object, output_tokens: object) -> float:
+        if not isinstance(request, FlatRequest):
+            raise TypeError(f"request must be a FlatRequest, got {type(request).__name__}")
+        if isinstance(now, bool) or not isinstance(now, (int, float)) or not math.isfinite(now):
+            raise TypeError(f"now must be a finite number of seconds, got {now!r}")
+        if (
+            isinstance(output_tokens, bool)
+            or not isinstance(output_tokens, int)
+            or output_tokens < 0
+        ):
+            raise ValueError(f"output_tokens must be an int >= 0, got {output_tokens!r}")
+        if now < self.last:
+            raise ValueError(
+                f"time ran backwards: now={now} after a request at {self.last}; "
+                "feed requests in time order (or reset() the model)"
+            )
+        self.last = float(now)
+        return self.last
+
+
+def resolve_minimum(
+    model: str | None,
+    min_tokens: int | None,
+    default: int,
+    table: Mapping[str, ModelPrices] | None,
+) -> int:
+    """The minimum cacheable prefix: explicit, else the model's, else ``default``."""
+    if min_tokens is not None:
+        if isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens < 0:
+            raise ValueError(f"min_tokens must be an int >= 0, got {min_tokens!r}")
+        return min_tokens
+    if model is None:
+        return default
+    return get_prices(model, table).min_cache_tokens
+
+
+def check_positive(name: str, value: object, *, allow_none: bool = True) -> None:
+    """Raise ValueError unless ``value`` is a positive number (or None when allowed)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ValueError(f"{name} must be a number > 0, got {value!r}")
+
+
+def check_count(name: str, value: object, *, allow_none: bool = True) -> None:
+    """Raise ValueError unless ``value`` is an int >= 1 (or None when allowed)."""
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value!r}")

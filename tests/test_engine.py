@@ -1,0 +1,124 @@
+"""Pair tests against the real llama.cpp server (SmolLM2-135M, one slot).
+
+The engine reports how many prompt tokens it took from its cache; these
+tests check that the SDKs see those numbers and that a conversation built by
+stableprefix is mostly served from the cache, more than the usual layout
+that pastes the changing context into the system prompt.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import Any
+
+import pytest
+
+import engine as E
+from stableprefix import AnthropicAdapter, PromptConfig, PromptManager
+
+pytestmark = pytest.mark.engine
+
+
+def _greedy(llama_engine: Any, messages: list[dict[str, Any]]) -> Any:
+    client = llama_engine.openai_client()
+    return client.chat.completions.create(
+        model=llama_engine.model, messages=messages, max_tokens=4, temperature=0
+    )
+
+
+def test_openai_sdk_reads_cached_tokens(llama_engine: Any) -> None:
+    messages = [
+        {"role": "system", "content": "You answer in one word."},
+        {"role": "user", "content": "Name a colour of the sky."},
+    ]
+    llama_engine.erase_slot()
+    cold = _greedy(llama_engine, messages).usage
+    warm = _greedy(llama_engine, messages).usage
+    assert cold.prompt_tokens_details.cached_tokens == 0
+    # The same prompt again: all of it is in the slot, but llama.cpp always
+    # evaluates the last prompt token again to get fresh logits.
+    assert warm.prompt_tokens == cold.prompt_tokens
+    assert warm.prompt_tokens_details.cached_tokens == warm.prompt_tokens - 1
+
+
+def test_prompt_token_ids_are_what_the_engine_evaluates(llama_engine: Any) -> None:
+    messages = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "Hello there"},
+        {"role": "system", "content": "Current time: 10:00."},
+    ]
+    ids = llama_engine.prompt_token_ids(messages)
+    usage = _greedy(llama_engine, messages).usage
+    assert len(ids) == usage.prompt_tokens
+    # A mid-conversation system message stays where it is in SmolLM2's
+    # template (ChatML), so "append" keeps the prompt append-only.
+    prompt = llama_engine.render_prompt(messages)
+    assert prompt.index("Hello there") < prompt.index("Current time: 10:00.")
+
+
+def test_anthropic_sdk_reads_cache_reads(llama_engine: Any) -> None:
+    config = PromptConfig(
+        static_system_prompt=E.STATIC_SYSTEM_PROMPT.split("\n\n")[0],
+        adapter=AnthropicAdapter(),
+        dynamic_position="append",
+    )
+    manager = PromptManager(config)
+    client = llama_engine.anthropic_client()
+    llama_engine.erase_slot()
+    usages = []
+    for turn, user in enumerate(E.USER_MESSAGES[:3]):
+        manager.append({"role": "user", "content": user})
+        request = manager.build_request(E.clock_line(turn))
+        # This SDK version has no temperature argument; the server reads it.
+        reply = client.messages.create(
+            model=llama_engine.model, max_tokens=4, extra_body={"temperature": 0}, **request
+        )
+        usages.append(reply.usage)
+        text = "".join(block.text for block in reply.content if block.type == "text")
+        manager.append({"role": "assistant", "content": text or "..."})
+    assert usages[0].cache_read_input_tokens == 0
+    for before, after in pairwise(usages):
+        # Everything sent before is read back; only the new turn is input.
+        assert after.cache_read_input_tokens >= before.input_tokens
+        assert 0 < after.input_tokens < after.cache_read_input_tokens
+
+
+# ------------------------------------------------------------- layouts
+
+
+@pytest.fixture(scope="module")
+def append_turns(llama_engine: Any) -> list[E.Turn]:
+    # The default configuration, except the dynamic position: "append" is
+    # passed explicitly until the library's default placement is settled.
+    config = PromptConfig(static_system_prompt=E.STATIC_SYSTEM_PROMPT, dynamic_position="append")
+    return E.play_conversation(llama_engine, E.stableprefix_layout(config))
+
+
+@pytest.fixture(scope="module")
+def naive_turns(llama_engine: Any) -> list[E.Turn]:
+    return E.play_conversation(llama_engine, E.naive_layout())
+
+
+def test_stableprefix_conversation_is_mostly_cached(append_turns: list[E.Turn]) -> None:
+    assert len(append_turns) == 8
+    assert append_turns[0].cached_tokens == 0
+    share = E.cached_share(append_turns[1:])
+    assert share >= 0.88, [(t.prompt_tokens, t.cached_tokens) for t in append_turns]
+
+
+def test_append_prompts_grow_by_appending_tokens(
+    llama_engine: Any, append_turns: list[E.Turn]
+) -> None:
+    ids = [llama_engine.prompt_token_ids(t.messages) for t in append_turns]
+    assert [len(x) for x in ids] == [t.prompt_tokens for t in append_turns]
+    for before, after in pairwise(ids):
+        assert after[: len(before)] == before
+
+
+def test_naive_layout_is_cached_less(append_turns: list[E.Turn], naive_turns: list[E.Turn]) -> None:
+    naive = E.cached_share(naive_turns[1:])
+    ours = E.cached_share(append_turns[1:])
+    assert naive < ours, (naive, ours)
+    # The naive prompt changes right after the static system prompt, so no
+    # turn can reuse more than that part.
+    assert max(t.cached_tokens for t in naive_turns) < naive_turns[0].prompt_tokens

@@ -150,12 +150,13 @@ class TransformersAdapter(OpenAIAdapter):
 
     def __init__(self, tokenizer: ChatTokenizer, *, context_role: str = "system") -> None:
         super().__init__(context_role=context_role)
-        for method in ("encode", "apply_chat_template"):
-            if not callable(getattr(tokenizer, method, None)):
-                raise TypeError(
-                    f"tokenizer must have a {method}() method like a Hugging Face tokenizer, "
-                    f"got {type(tokenizer).__name__}"
-                )
+        if not all(
+            callable(getattr(tokenizer, m, None)) for m in ("encode", "apply_chat_template")
+        ):
+            raise TypeError(
+                "tokenizer must have encode() and apply_chat_template() methods (a Hugging "
+                f"Face tokenizer has both), got {type(tokenizer).__name__}"
+            )
         if getattr(tokenizer, "chat_template", "") is None:
             raise ValueError(
                 "the tokenizer has no chat template; load the chat (instruct) variant of the "
@@ -193,6 +194,17 @@ class TransformersAdapter(OpenAIAdapter):
             ) from exc
         tokenizer = transformers.AutoTokenizer.from_pretrained(name_or_path, **kwargs)
         return cls(tokenizer, context_role=context_role)
+
+    def cache_key(self, conversation_key: str | None) -> str | None:
+        """Always ``None``: local engines do not route by ``prompt_cache_key``.
+
+        The field is left out of requests, since a strict server may reject
+        a field it does not know.
+
+        >>> TransformersAdapter(_CharTokenizer()).cache_key("chat-42") is None
+        True
+        """
+        return None
 
     # ------------------------------------------------------------------- values
 

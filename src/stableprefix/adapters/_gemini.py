@@ -39,7 +39,7 @@ from typing import Any, ClassVar
 from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError, TransitionError
 from .._json import canonical, sha256_hex
-from ._base import Message, ProviderAdapter, RequestParts
+from ._base import Message, ProviderAdapter, RequestParts, TextCounter
 
 __all__ = ["GeminiAdapter"]
 
@@ -115,6 +115,13 @@ class GeminiAdapter(ProviderAdapter):
     generation settings, merge them into its config:
     ``config={**request["config"], "temperature": 0.2}``.
 
+    Args:
+        token_counter: an exact counter (e.g. one calling the API's
+            ``count_tokens``); without one, tokens are estimated.
+
+    Raises:
+        TypeError: ``token_counter`` has no ``count_text`` method.
+
     >>> from stableprefix import PromptConfig, new_state
     >>> from stableprefix.functional import append_message, build_request
     >>> cfg = PromptConfig(static_system_prompt="Be brief.", adapter=GeminiAdapter())
@@ -128,8 +135,14 @@ class GeminiAdapter(ProviderAdapter):
     system_in_messages: ClassVar[bool] = False
     results_all_at_once: ClassVar[bool] = True
     first_roles: ClassVar[frozenset[str]] = frozenset({"user"})
+    token_family: ClassVar[str] = "gemini"
 
-    __slots__ = ()
+    __slots__ = ("token_counter",)
+
+    def __init__(self, *, token_counter: TextCounter | None = None) -> None:
+        if token_counter is not None and not callable(getattr(token_counter, "count_text", None)):
+            raise TypeError("token_counter needs a count_text(text) -> int method")
+        self.token_counter = token_counter
 
     # ----------------------------------------------------------------- messages
 

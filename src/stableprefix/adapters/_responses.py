@@ -32,13 +32,14 @@ from typing import Any, ClassVar
 from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError
 from .._json import canonical, sha256_hex
-from ._base import Message, ProviderAdapter, RequestParts
+from ._base import Message, ProviderAdapter, RequestParts, TextCounter
 
 __all__ = ["OpenAIResponsesAdapter"]
 
 _ROLES = ("user", "assistant", "system", "developer")
 _SYSTEM_ROLES = ("developer", "system")
 _CONTEXT_ROLES = ("developer", "system", "user")
+_RETENTIONS = (None, "in_memory", "24h")
 _INPUT_PARTS = frozenset({"input_text", "input_image", "input_file", "input_audio"})
 _OUTPUT_PARTS = frozenset({"output_text", "refusal"})
 # Client-executed tool calls and the item type that answers each, by call_id.
@@ -76,13 +77,19 @@ class OpenAIResponsesAdapter(ProviderAdapter):
             prompt: ``"developer"`` (default) or ``"system"``.
         context_role: role of the item carrying the dynamic context:
             ``"developer"`` (default), ``"system"`` or ``"user"``.
-        prompt_cache_key: sent as ``prompt_cache_key`` with every request
-            (e.g. the conversation id), so OpenAI routes the conversation's
-            requests to the machines that hold its cached prefix.
+        prompt_cache_key: a fixed ``prompt_cache_key`` for every request.
+            When unset and the state has a ``key`` (``new_state(key=...)``),
+            one is derived from it exactly as ``OpenAIAdapter`` does (a
+            hash), so OpenAI routes a conversation's requests to the
+            machines that hold its cached prefix.
+        prompt_cache_retention: ``"in_memory"`` or ``"24h"``, passed
+            through; unset leaves the provider default.
+        token_counter: an exact counter (e.g. ``TiktokenCounter()``);
+            without one, tokens are estimated.
 
     Raises:
-        ValueError: a role is not one of the allowed values.
-        TypeError: ``prompt_cache_key`` is not a string or ``None``.
+        ValueError: a role, key or retention is not an allowed value.
+        TypeError: ``token_counter`` has no ``count_text`` method.
 
     >>> from stableprefix import PromptConfig, new_state
     >>> from stableprefix.functional import append_message, build_request
@@ -99,7 +106,13 @@ class OpenAIResponsesAdapter(ProviderAdapter):
     results_all_at_once: ClassVar[bool] = False
     first_roles: ClassVar[frozenset[str]] = frozenset(_ROLES)
 
-    __slots__ = ("context_role", "prompt_cache_key", "system_role")
+    __slots__ = (
+        "context_role",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "system_role",
+        "token_counter",
+    )
 
     def __init__(
         self,
@@ -107,18 +120,43 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         system_role: str = "developer",
         context_role: str = "developer",
         prompt_cache_key: str | None = None,
+        prompt_cache_retention: str | None = None,
+        token_counter: TextCounter | None = None,
     ) -> None:
         if system_role not in _SYSTEM_ROLES:
             raise ValueError(f"system_role must be one of {_SYSTEM_ROLES}, got {system_role!r}")
         if context_role not in _CONTEXT_ROLES:
             raise ValueError(f"context_role must be one of {_CONTEXT_ROLES}, got {context_role!r}")
-        if prompt_cache_key is not None and not isinstance(prompt_cache_key, str):
-            raise TypeError(
-                f"prompt_cache_key must be a str or None, got {type(prompt_cache_key).__name__}"
+        if prompt_cache_key is not None and (
+            not isinstance(prompt_cache_key, str) or not prompt_cache_key
+        ):
+            raise ValueError("prompt_cache_key must be a non-empty string or None")
+        if prompt_cache_retention not in _RETENTIONS:
+            raise ValueError(
+                "prompt_cache_retention must be 'in_memory', '24h' or None, "
+                f"got {prompt_cache_retention!r}"
             )
+        if token_counter is not None and not callable(getattr(token_counter, "count_text", None)):
+            raise TypeError("token_counter needs a count_text(text) -> int method")
         self.system_role = system_role
         self.context_role = context_role
         self.prompt_cache_key = prompt_cache_key
+        self.prompt_cache_retention = prompt_cache_retention
+        self.token_counter = token_counter
+
+    def cache_key(self, conversation_key: str | None) -> str | None:
+        """The ``prompt_cache_key`` to send for a conversation (``None``: none).
+
+        >>> OpenAIResponsesAdapter().cache_key("chat-42")
+        'sp-...'
+        >>> OpenAIResponsesAdapter(prompt_cache_key="fixed").cache_key("chat-42")
+        'fixed'
+        """
+        if self.prompt_cache_key is not None:
+            return self.prompt_cache_key
+        if conversation_key is None:
+            return None
+        return "sp-" + sha256_hex(conversation_key)[:32]
 
     # ----------------------------------------------------------------- messages
 
@@ -298,8 +336,11 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         request: dict[str, Any] = {"input": self.render_messages(parts)}
         if parts.tools:
             request["tools"] = list(parts.tools)
-        if self.prompt_cache_key is not None:
-            request["prompt_cache_key"] = self.prompt_cache_key
+        key = self.cache_key(parts.conversation_key)
+        if key is not None:
+            request["prompt_cache_key"] = key
+        if self.prompt_cache_retention is not None:
+            request["prompt_cache_retention"] = self.prompt_cache_retention
         return request
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:

@@ -13,10 +13,12 @@ implicitly by prefix, so the work is keeping that prefix byte-stable:
   may hold them (a context note before the user's message, a summary before
   the first kept round). Adjacent same-role contents are therefore merged
   into one content when rendering. Committed history only grows at its end,
-  so merging never changes an earlier content; the context placed at the
-  tail joins the last user content and leaves it again next turn, which
-  costs that one content's cache (with ``dynamic_position="append"`` the
-  context stays in the history and nothing moves).
+  so merging never changes an earlier content. The context placed at the
+  tail joins the last user content (in a tool loop, the one holding the
+  latest function responses) and leaves it again on the next request, so
+  that content is re-read at full price each step. ``"before_recent"``
+  joins it to the turn's first user content instead, and ``"append"`` keeps
+  it in the history, where nothing ever moves: prefer ``"append"`` here.
 - ``google-genai`` puts every function declaration into one tool placed after
   all other tools (``google_search``, ``code_execution``, ...). We render that
   layout ourselves, so the request we return is the request that is sent.

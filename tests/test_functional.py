@@ -270,3 +270,26 @@ def test_fingerprint_tracks_the_cacheable_prefix(fmt: Fmt) -> None:
     assert F.prefix_fingerprint(s2, cfg) != fp0
     other = config_for(fmt, transition_mode="manual", static_system_prompt="different")
     assert F.prefix_fingerprint(s2, other) != F.prefix_fingerprint(s2, cfg)
+
+
+def test_sdk_message_objects_are_reduced_to_request_fields() -> None:
+    import anthropic.types as at
+    import openai.types.chat as oc
+
+    reply = oc.ChatCompletionMessage.model_validate({
+        "role": "assistant", "content": None, "annotations": [], "refusal": None,
+        "tool_calls": [{"id": "c1", "type": "function",
+                        "function": {"name": "f", "arguments": "{}"}}]})
+    cfg = PromptConfig()
+    s = F.append_messages(new_state(), [{"role": "user", "content": "hi"}, reply], cfg)
+    assert s["committed"][1] == {"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+    message = at.Message.model_validate({
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "m",
+        "content": [{"type": "text", "text": "Hello"}], "stop_reason": "end_turn",
+        "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}})
+    an = config_for(FORMATS[1])
+    s = F.append_messages(new_state(), [FORMATS[1].user("hi"), message], an)
+    assert s["committed"][1]["role"] == "assistant"
+    assert set(s["committed"][1]) == {"role", "content"}
+    assert s["committed"][1]["content"][0]["text"] == "Hello"

@@ -129,8 +129,10 @@ class AnthropicAdapter(ProviderAdapter):
             )
         if min_cache_tokens is None:
             min_cache_tokens = _model_minimum(model)
-        if isinstance(min_cache_tokens, bool) or not isinstance(min_cache_tokens, int) or (
-            min_cache_tokens < 0
+        if (
+            isinstance(min_cache_tokens, bool)
+            or not isinstance(min_cache_tokens, int)
+            or (min_cache_tokens < 0)
         ):
             raise ValueError(f"min_cache_tokens must be an int >= 0, got {min_cache_tokens!r}")
         if token_counter is not None and not callable(getattr(token_counter, "count_text", None)):
@@ -142,6 +144,20 @@ class AnthropicAdapter(ProviderAdapter):
         self.token_counter = token_counter
 
     # ----------------------------------------------------------------- messages
+
+    def coerce_message(self, message: Any) -> Mapping[str, Any]:
+        """Accept dicts, and a response ``Message`` reduced to role and content.
+
+        A response carries ``id``, ``model``, ``usage`` and ``stop_reason``,
+        which the API refuses inside a request's messages.
+
+        >>> AnthropicAdapter().coerce_message({"role": "user", "content": "hi"})
+        {'role': 'user', 'content': 'hi'}
+        """
+        if isinstance(message, Mapping):
+            return message
+        data = super().coerce_message(message)
+        return {"role": data.get("role"), "content": data.get("content")}
 
     def validate_message(self, message: Message, *, index: int) -> None:
         role = message.get("role")
@@ -370,9 +386,7 @@ class AnthropicAdapter(ProviderAdapter):
         five-minute marker before a caller's one-hour marker, or when its
         block already carries a marker.
         """
-        caller = [_ttl_of(t) for t in tools] + [
-            _ttl_of(b) for m in messages for b in _blocks(m)
-        ]
+        caller = [_ttl_of(t) for t in tools] + [_ttl_of(b) for m in messages for b in _blocks(m)]
         budget = MAX_MARKERS - sum(1 for t in caller if t is not None)
         # order positions: tools 0, system 1, message i -> 2 + i
         caller_1h = [0 for t in tools if _ttl_of(t) == "1h"] + [

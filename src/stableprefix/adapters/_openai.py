@@ -26,6 +26,7 @@ _USER_PARTS = frozenset({"text", "image_url", "input_audio", "file"})
 _ASSISTANT_PARTS = frozenset({"text", "refusal"})
 _CONTEXT_ROLES = ("system", "developer", "user")
 _RETENTIONS = (None, "in_memory", "24h")
+_REQUEST_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id", "refusal", "audio")
 # Framing tokens per message and per tool call (role markers, separators).
 _MESSAGE_OVERHEAD = 4
 _TOOL_CALL_OVERHEAD = 8
@@ -110,6 +111,33 @@ class OpenAIAdapter(ProviderAdapter):
         return "sp-" + sha256_hex(conversation_key)[:32]
 
     # ----------------------------------------------------------------- messages
+
+    def coerce_message(self, message: Any) -> Mapping[str, Any]:
+        """Accept dicts, and SDK message objects reduced to request fields.
+
+        A response's ``choices[0].message`` carries fields that exist only in
+        responses (``annotations``, ``audio`` data); they are dropped so the
+        message can be sent back.
+
+        >>> OpenAIAdapter().coerce_message({"role": "user", "content": "hi"})
+        {'role': 'user', 'content': 'hi'}
+        """
+        if isinstance(message, Mapping):
+            return message
+        data = super().coerce_message(message)
+        out = {k: data[k] for k in _REQUEST_FIELDS if data.get(k) is not None}
+        if "audio" in out and isinstance(out["audio"], Mapping):
+            out["audio"] = {"id": out["audio"].get("id")}
+        if out.get("tool_calls") is not None:
+            out["tool_calls"] = [
+                {
+                    "id": c.get("id"),
+                    "type": c.get("type", "function"),
+                    "function": c.get("function"),
+                }
+                for c in out["tool_calls"]
+            ]
+        return out
 
     def validate_message(self, message: Message, *, index: int) -> None:
         role = message.get("role")

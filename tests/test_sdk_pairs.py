@@ -28,15 +28,14 @@ from fakeserver import FakeServer, FakeUsage
 from stableprefix import (
     AnthropicAdapter,
     CacheUsage,
+    GeminiAdapter,
     OpenAIAdapter,
+    OpenAIResponsesAdapter,
     PendingToolCallError,
     PromptConfig,
     PromptManager,
 )
-from stableprefix._usage_parse import parse_usage
 from stableprefix.adapters import ProviderAdapter
-from stableprefix.adapters._gemini import GeminiAdapter
-from stableprefix.adapters._responses import OpenAIResponsesAdapter
 
 Json = dict[str, Any]
 
@@ -314,7 +313,7 @@ def _run_conversation(
         rec = server.requests[-1]
         assert rec.kind == drv.kind
         exchanges.append(
-            Exchange(snapshot, rec.body, rec.raw, parse_usage(resp, drv.adapter.name), with_context)
+            Exchange(snapshot, rec.body, rec.raw, drv.adapter.parse_usage(resp), with_context)
         )
         assert exchanges[-1].usage == _expected_usage(name, _usage_for(n))
         replies = drv.replies(resp)
@@ -511,8 +510,8 @@ def test_usage_reads_back_from_plain_json_too(server: FakeServer, provider: str)
     pm.append(first)
     resp = drv.send(drv.client(server.url), pm.build_request())
     as_json = resp.model_dump(mode="json", by_alias=True, exclude_none=True)
-    assert parse_usage(as_json, drv.adapter.name) == parse_usage(resp, drv.adapter.name)
-    assert parse_usage(resp, drv.adapter.name) == _expected_usage(
+    assert drv.adapter.parse_usage(as_json) == drv.adapter.parse_usage(resp)
+    assert drv.adapter.parse_usage(resp) == _expected_usage(
         provider, FakeUsage(prompt=3000, cached=2048, written=256, written_1h=56, output=9)
     )
 

@@ -298,6 +298,66 @@ def test_a_tool_result_is_measured_after_its_call(adapter: TransformersAdapter, 
     assert adapter.count_tokens(messages[3]) == grew
 
 
+STRICT_TOOL_RESULTS = (
+    "{%- for m in messages -%}"
+    "{%- if m.role == 'tool' and (loop.first or not messages[loop.index0 - 1].tool_calls) -%}"
+    "{{- raise_exception('a tool result must follow the call') -}}{%- endif -%}"
+    "{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' -}}"
+    "{%- endfor -%}"
+)
+
+
+# Like Gemma's template: the system prompt is folded into the first user turn.
+FOLDS_SYSTEM = (
+    "{%- if messages[0].role == 'system' -%}{%- set head = messages[0].content + '\\n\\n' -%}"
+    "{%- set rest = messages[1:] -%}{%- else -%}{%- set head = '' -%}"
+    "{%- set rest = messages -%}{%- endif -%}"
+    "{%- for m in rest -%}"
+    "{{- '<|im_start|>' + m.role + '\\n' + (head if loop.first else '') + m.content -}}"
+    "{{- '<|im_end|>\\n' -}}{%- endfor -%}"
+)
+
+
+def test_counts_under_a_template_that_folds_the_system_prompt(
+    load_tokenizer: Callable[..., Any],
+) -> None:
+    folding = load_tokenizer()
+    folding.chat_template = FOLDS_SYSTEM
+    adapter = TransformersAdapter(folding)
+    messages = [
+        *_conversation()[:2],
+        {"role": "assistant", "content": "6.50 €."},
+        {"role": "user", "content": "Thanks"},
+    ]
+    assert _ids(folding, messages[:1]) == []  # a system prompt alone renders as nothing
+    for i in (2, 3):
+        grew = len(_ids(folding, messages[: i + 1])) - len(_ids(folding, messages[:i]))
+        assert adapter.count_tokens(messages[i]) == grew
+
+
+def test_a_tool_result_counts_exactly_under_a_template_that_wants_its_call(
+    load_tokenizer: Callable[..., Any],
+) -> None:
+    strict = load_tokenizer()
+    strict.chat_template = STRICT_TOOL_RESULTS
+    adapter = TransformersAdapter(strict)
+    messages = _conversation()[:4]
+    grew = len(_ids(strict, messages)) - len(_ids(strict, messages[:3]))
+    assert adapter.count_tokens(messages[3]) == grew
+
+
+def test_requests_for_local_engines_carry_no_cache_routing_key(
+    adapter: TransformersAdapter,
+) -> None:
+    keyed = new_state(key="chat-42")
+    for chosen in (adapter, OpenAIAdapter()):
+        config = PromptConfig(static_system_prompt=SYSTEM, adapter=chosen)
+        state = F.append_message(keyed, {"role": "user", "content": "Hi"}, config)
+        request = F.build_request(state, config)
+        assert ("prompt_cache_key" in request) == (chosen is not adapter)
+    assert adapter.flatten(request).routing_key is not None  # kept when a caller sets one
+
+
 def test_messages_the_template_cannot_render(adapter: TransformersAdapter) -> None:
     # SmolLM2's template concatenates content as a string: a list of parts
     # cannot be rendered. Counting still works (content tokens plus framing);
@@ -369,6 +429,51 @@ def test_flatten_when_tokens_merge_across_message_boundaries(
     flat = adapter.flatten({"messages": messages})
     assert [i for b in flat.blocks for i in (b.token_ids or ())] == ids
     assert flat.blocks[0].tokens == _common(ids, _ids(glued, messages[:1]))
+
+
+REFUSES_TO_END_ON_ASSISTANT = (
+    "{%- if messages[-1].role == 'assistant' and not add_generation_prompt -%}"
+    "{{- raise_exception('a conversation must not end with an assistant message') -}}"
+    "{%- endif -%}"
+)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "{% for m in messages %}<|im_start|>{{ m.content }}<|im_end|>{% endfor %}",
+        "{% for m in messages %}{{ m.content }}{% endfor %}",
+    ],
+    ids=["separated", "glued"],
+)
+def test_flatten_when_a_prefix_cannot_be_rendered(
+    load_tokenizer: Callable[..., Any], body: str
+) -> None:
+    # The prefix that ends on the assistant message cannot be rendered, so
+    # that message's ids go to the block of the message after it.
+    strict = load_tokenizer()
+    strict.chat_template = REFUSES_TO_END_ON_ASSISTANT + body
+    adapter = TransformersAdapter(strict)
+    messages = [
+        {"role": "user", "content": "hello hel"},
+        {"role": "assistant", "content": "lo"},
+        {"role": "user", "content": " world"},
+    ]
+    flat = adapter.flatten({"messages": messages})
+    ids = _ids(strict, messages, add_generation_prompt=True)
+    assert [i for b in flat.blocks for i in (b.token_ids or ())] == ids
+    assert flat.blocks[0].tokens > 0 and flat.blocks[1].tokens == 0
+    assert flat.blocks[0].tokens + flat.blocks[2].tokens == len(ids)
+
+
+def test_a_change_in_the_last_stable_token_is_a_divergence() -> None:
+    from stableprefix.adapters._transformers import _CharTokenizer
+
+    adapter = TransformersAdapter(_CharTokenizer())
+    before = {"messages": [{"role": "user", "content": "Hi"}]}  # "<user>Hi\n"
+    after = {"messages": [{"role": "user", "content": "Hi!"}]}
+    check = adapter.check_prefix(before, after)
+    assert check == PrefixCheck(ok=False, expected_tokens=9, cacheable_tokens=8, first_divergence=8)
 
 
 def _common(a: list[int], b: list[int]) -> int:

@@ -253,7 +253,7 @@ class TransformersAdapter(OpenAIAdapter):
 
         Measured as the ids of an anchor conversation plus the message minus
         the ids of the anchor alone. When the template renders the message
-        after no anchor (it rejects it, or the anchor's ids change), the
+        after no anchor (it raises, or renders the anchor as nothing), the
         count falls back to the exact content tokens plus a typical framing.
 
         >>> TransformersAdapter(_CharTokenizer()).count_tokens(
@@ -267,7 +267,9 @@ class TransformersAdapter(OpenAIAdapter):
             except Exception:
                 # Templates reject some orders by raising; try the next anchor.
                 continue
-            if ids[: len(base)] == base:
+            # An anchor the template renders as nothing (a system prompt it
+            # folds into the first user turn) would count itself too.
+            if base and len(ids) >= len(base):
                 return len(ids) - len(base)
         return super().count_tokens(message)
 

@@ -49,6 +49,12 @@ class UsageError(StablePrefixError, ValueError):
         provider: the format that was being read (e.g. ``"anthropic"``).
         field: the offending field, as a dotted path (e.g.
             ``"usage.prompt_tokens_details.cached_tokens"``).
+
+    >>> try:
+    ...     openai_chat_usage({"usage": {"prompt_tokens": 10}})
+    ... except UsageError as exc:
+    ...     print(exc.field)
+    usage.completion_tokens
     """
 
     def __init__(self, message: str, *, provider: str, field: str) -> None:

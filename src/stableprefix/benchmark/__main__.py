@@ -1,0 +1,7 @@
+"""``python -m stableprefix.benchmark``."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

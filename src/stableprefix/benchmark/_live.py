@@ -1,0 +1,248 @@
+"""Live runs: send a strategy's requests to a real provider and read its usage.
+
+Approach: a live run plays a workload exactly as a simulated run does, but
+each request goes to the provider through its official SDK (imported only
+here, only when used) and the usage the provider reports is read by the
+library's usage parsers. The model's own answers are ignored: the
+workload's scripted answers are appended instead, so every strategy sends
+the same conversation and the numbers compare layouts, not luck. Output is
+capped (``max_output_tokens``) to keep a run cheap.
+
+Runs must not share cache entries with each other or with earlier runs, or
+the second strategy would read what the first one wrote. Each run therefore
+puts a random run id at the start of its static prompt and in the first
+tool's description. The requests are sent back to back (no idle gaps are
+waited out), so cache lifetimes matter less than in simulation; the
+ideal-cache column is computed on the stream that was actually sent.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .._blocks import FlatRequest
+from .._errors import StablePrefixError
+from .._usage import CacheUsage
+from .._usage_parse import anthropic_usage, gemini_usage, openai_chat_usage
+from ..adapters import AnthropicAdapter, OpenAIAdapter
+from ..adapters._gemini import GeminiAdapter
+from ..pricing import UnknownModelError, get_prices
+from ._run import SessionFactory
+from ._score import Run, ideal_reads, score
+from ._strategies import play
+from ._wire import Wire
+from ._workloads import Workload
+
+__all__ = ["LIVE_PROVIDERS", "LiveError", "LiveProvider", "live_run", "make_sender"]
+
+Sender = Callable[[dict[str, Any]], CacheUsage]
+Progress = Callable[[str], None]
+
+
+class LiveError(StablePrefixError):
+    """A live run could not be done (missing key or SDK, or a failed request)."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveProvider:
+    """A real API: its wire format, key variable(s), default model and SDK extra."""
+
+    name: str
+    wire: str
+    key_vars: tuple[str, ...]
+    default_model: str
+    extra: str
+
+
+LIVE_PROVIDERS: dict[str, LiveProvider] = {
+    p.name: p
+    for p in (
+        LiveProvider(
+            "anthropic", "anthropic", ("ANTHROPIC_API_KEY",), "claude-sonnet-4-5", "anthropic"
+        ),
+        LiveProvider("openai", "openai", ("OPENAI_API_KEY",), "gpt-5-mini", "openai"),
+        LiveProvider(
+            "gemini", "gemini", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "gemini-2.5-flash", "gemini"
+        ),
+        LiveProvider("openai-compatible", "openai", (), "local", "openai"),
+    )
+}
+
+
+def api_key(provider: LiveProvider, environ: dict[str, str] | None = None) -> str | None:
+    """The first of the provider's key variables that is set (``None``: none is).
+
+    >>> api_key(LIVE_PROVIDERS["openai"], {"OPENAI_API_KEY": "sk-x"})
+    'sk-x'
+    """
+    env = os.environ if environ is None else environ
+    for var in provider.key_vars:
+        if env.get(var):
+            return env[var]
+    return None
+
+
+def live_wire(provider: LiveProvider, model: str) -> Wire:
+    """The wire of a live provider; Anthropic markers follow the model's minimum.
+
+    >>> live_wire(LIVE_PROVIDERS["anthropic"], "claude-haiku-4-5").adapter.min_cache_tokens
+    4096
+    """
+    if provider.wire == "anthropic":
+        try:
+            return Wire("anthropic", AnthropicAdapter(model=model), model)
+        except UnknownModelError:
+            # An unlisted model: assume the common 1024-token minimum.
+            return Wire("anthropic", AnthropicAdapter(min_cache_tokens=1024), model)
+    if provider.wire == "gemini":
+        return Wire("gemini", GeminiAdapter(), model)
+    return Wire("openai", OpenAIAdapter(), model)
+
+
+def _import(module: str, extra: str) -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(
+            f"the live benchmark needs the {module.split('.')[0]} package: "
+            f"pip install 'stableprefix[{extra}]'"
+        ) from exc
+
+
+def make_sender(
+    provider: LiveProvider,
+    model: str,
+    *,
+    key: str | None,
+    base_url: str | None = None,
+    max_output_tokens: int = 64,
+) -> Sender:
+    """A function that sends one built request and returns its parsed usage.
+
+    Args:
+        provider: the live provider.
+        model: the model to call.
+        key: the API key (``None`` only for ``openai-compatible``).
+        base_url: passed to the SDK's client as is (OpenAI: include ``/v1``).
+        max_output_tokens: cap on generated tokens per request.
+
+    Raises:
+        ImportError: the provider's SDK is not installed (names the extra).
+    """
+    if provider.wire == "anthropic":
+        sdk = _import("anthropic", provider.extra)
+        client = sdk.Anthropic(api_key=key, base_url=base_url, max_retries=2)
+        return lambda req: anthropic_usage(
+            client.messages.create(model=model, max_tokens=max_output_tokens, **req)
+        )
+    if provider.wire == "gemini":
+        genai = _import("google.genai", provider.extra)
+        options = genai.types.HttpOptions(base_url=base_url) if base_url else None
+        gclient = genai.Client(api_key=key, http_options=options)
+
+        def send_gemini(req: dict[str, Any]) -> CacheUsage:
+            config = {**req.get("config", {}), "max_output_tokens": max_output_tokens}
+            return gemini_usage(
+                gclient.models.generate_content(
+                    model=model, contents=req["contents"], config=config
+                )
+            )
+
+        return send_gemini
+    sdk = _import("openai", provider.extra)
+    oclient = sdk.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=2)
+    # OpenAI's own models take max_completion_tokens; local servers know max_tokens.
+    cap = (
+        {"max_tokens": max_output_tokens}
+        if provider.name == "openai-compatible"
+        else {"max_completion_tokens": max_output_tokens}
+    )
+    return lambda req: openai_chat_usage(oclient.chat.completions.create(model=model, **cap, **req))
+
+
+def _fresh(workload: Workload) -> Workload:
+    """The workload with a run id that no other run's prefix shares."""
+    tag = secrets.token_hex(6)
+    tools = list(workload.tools)
+    if tools:
+        tools[0] = dataclasses.replace(tools[0], description=f"[run {tag}] {tools[0].description}")
+    return dataclasses.replace(
+        workload, static_prompt=f"Run {tag}.\n{workload.static_prompt}", tools=tuple(tools)
+    )
+
+
+def live_run(
+    workload: Workload,
+    strategy: str,
+    factory: SessionFactory,
+    *,
+    provider: LiveProvider,
+    model: str,
+    wire: Wire,
+    send: Sender,
+    progress: Progress | None = None,
+) -> Run:
+    """Play ``strategy`` through ``workload`` against the provider; score what it reported.
+
+    Raises:
+        LiveError: a request failed (the provider's message is included).
+    """
+    workload = _fresh(workload)
+    session = factory(workload, wire)
+    usages: list[CacheUsage] = []
+    flats: list[tuple[FlatRequest, float]] = []
+    convs: list[str] = []
+    start = time.monotonic()
+    total = len(workload.steps)
+    for i, (step, request) in enumerate(play(workload, session)):
+        try:
+            usage = send(request)
+        except ImportError:
+            raise
+        except Exception as exc:  # any SDK or HTTP failure ends the run with its message
+            raise LiveError(
+                f"{provider.name} request {i + 1}/{total} ({workload.name}, {strategy}) "
+                f"failed: {type(exc).__name__}: {exc}"
+            ) from exc
+        usages.append(usage)
+        flats.append((wire.adapter.flatten(request), time.monotonic() - start))
+        convs.append(step.conversation)
+        if progress is not None:
+            read = sum(u.cache_read_tokens for u in usages)
+            seen = sum(u.input_tokens for u in usages)
+            progress(
+                f"{provider.name} {model} | {workload.name} | {strategy}: request "
+                f"{i + 1}/{total}, {100 * read / max(seen, 1):.0f}% of prompt tokens cached"
+            )
+    return score(
+        workload=workload.name,
+        strategy=strategy,
+        provider=provider.name,
+        model=model,
+        usages=usages,
+        ideal=ideal_reads(flats),
+        conversations=convs,
+        times=[t for _f, t in flats],
+        priced=known_model(model),
+    )
+
+
+def known_model(model: str) -> bool:
+    """Whether the price table knows ``model``.
+
+    >>> known_model("gpt-5-mini"), known_model("my-local-model")
+    (True, False)
+    """
+    try:
+        get_prices(model)
+    except UnknownModelError:
+        return False
+    return True

@@ -1,0 +1,176 @@
+"""Neutral workload messages in each provider's wire format.
+
+The benchmark speaks three formats: OpenAI Chat Completions (also what
+vLLM, SGLang and llama.cpp servers take), Anthropic Messages and Gemini
+``generate_content``. A ``Wire`` pairs a format with the adapter that
+flattens its requests for the cache models (and that the stableprefix
+strategies build with). Conversions are plain and deterministic: equal
+neutral messages give equal dicts, so byte stability is decided by the
+strategies alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..adapters import AnthropicAdapter, OpenAIAdapter, ProviderAdapter
+from ..adapters._gemini import GeminiAdapter
+from ._workloads import Message, ToolSpec
+
+__all__ = ["FORMATS", "Wire", "make_wire", "to_wire", "tools_wire"]
+
+#: Wire formats the benchmark can write.
+FORMATS = ("openai", "anthropic", "gemini")
+
+Json = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Wire:
+    """A wire format and the adapter that builds and flattens its requests.
+
+    >>> make_wire("anthropic", "claude-sonnet-4-5").adapter.name
+    'anthropic'
+    """
+
+    name: str
+    adapter: ProviderAdapter
+    model: str | None = None
+
+
+def make_wire(name: str, model: str | None = None) -> Wire:
+    """The ``Wire`` of format ``name``; ``model`` sets Anthropic's marker minimum.
+
+    Raises:
+        ValueError: ``name`` is not one of ``FORMATS``.
+
+    >>> make_wire("openai").adapter.name
+    'openai'
+    """
+    if name == "openai":
+        return Wire(name, OpenAIAdapter(), model)
+    if name == "anthropic":
+        return Wire(name, AnthropicAdapter(model=model), model)
+    if name == "gemini":
+        return Wire(name, GeminiAdapter(), model)
+    raise ValueError(f"unknown wire format {name!r}; choose one of {', '.join(FORMATS)}")
+
+
+def tools_wire(fmt: str, tools: Sequence[ToolSpec]) -> list[Json]:
+    """Tool definitions in the format's shape.
+
+    >>> from stableprefix.benchmark._workloads import ToolSpec
+    >>> t = ToolSpec(name="f", description="d", parameters={"type": "object"})
+    >>> tools_wire("anthropic", [t])[0]["input_schema"]
+    {'type': 'object'}
+    """
+    out: list[Json] = []
+    for t in tools:
+        params = json.loads(json.dumps(dict(t.parameters)))  # a private deep copy
+        if fmt == "openai":
+            out.append(
+                {
+                    "type": "function",
+                    "function": {
+                        "name": t.name,
+                        "description": t.description,
+                        "parameters": params,
+                    },
+                }
+            )
+        elif fmt == "anthropic":
+            out.append({"name": t.name, "description": t.description, "input_schema": params})
+        else:
+            out.append({"name": t.name, "description": t.description, "parameters": params})
+    return out
+
+
+def _openai(msg: Message) -> list[Json]:
+    if msg.role == "tool":
+        return [
+            {"role": "tool", "tool_call_id": r.call_id, "content": r.content} for r in msg.results
+        ]
+    if msg.role == "assistant" and msg.calls:
+        calls = [
+            {
+                "id": c.id,
+                "type": "function",
+                "function": {
+                    "name": c.name,
+                    "arguments": json.dumps(dict(c.arguments), sort_keys=True),
+                },
+            }
+            for c in msg.calls
+        ]
+        return [{"role": "assistant", "content": msg.text or None, "tool_calls": calls}]
+    return [{"role": msg.role, "content": msg.text}]
+
+
+def _anthropic(msg: Message) -> list[Json]:
+    if msg.role == "tool":
+        return [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": r.call_id, "content": r.content}
+                    for r in msg.results
+                ],
+            }
+        ]
+    if msg.role == "assistant" and msg.calls:
+        blocks: list[Json] = [{"type": "text", "text": msg.text}] if msg.text else []
+        blocks += [
+            {"type": "tool_use", "id": c.id, "name": c.name, "input": dict(c.arguments)}
+            for c in msg.calls
+        ]
+        return [{"role": "assistant", "content": blocks}]
+    return [{"role": msg.role, "content": msg.text}]
+
+
+def _gemini(msg: Message) -> list[Json]:
+    if msg.role == "tool":
+        return [
+            {
+                "role": "user",
+                "parts": [
+                    {
+                        "function_response": {
+                            "id": r.call_id,
+                            "name": r.name,
+                            "response": {"output": r.content},
+                        }
+                    }
+                    for r in msg.results
+                ],
+            }
+        ]
+    role = "model" if msg.role == "assistant" else "user"
+    parts: list[Json] = [{"text": msg.text}] if msg.text else []
+    parts += [
+        {"function_call": {"id": c.id, "name": c.name, "args": dict(c.arguments)}}
+        for c in msg.calls
+    ]
+    return [{"role": role, "parts": parts}]
+
+
+_CONVERTERS = {"openai": _openai, "anthropic": _anthropic, "gemini": _gemini}
+
+
+def to_wire(fmt: str, msg: Message) -> list[Json]:
+    """``msg`` as the format's message dicts (tool results: one per result
+    for OpenAI, one message holding all of them elsewhere).
+
+    Raises:
+        ValueError: ``fmt`` is not one of ``FORMATS``.
+
+    >>> from stableprefix.benchmark._workloads import Message
+    >>> to_wire("gemini", Message(role="assistant", text="Hi"))
+    [{'role': 'model', 'parts': [{'text': 'Hi'}]}]
+    """
+    conv = _CONVERTERS.get(fmt)
+    if conv is None:
+        raise ValueError(f"unknown wire format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return conv(msg)

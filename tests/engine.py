@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -204,6 +205,11 @@ def start_engine(
     Raises:
         EngineError: the model is missing or the server did not get healthy.
     """
+    # ggml's threads meet at a barrier many times per token; OpenMP's default
+    # is to spin there, which on a busy 2-core machine (other tests running)
+    # slows the engine down several times over. Sleeping waits cost little
+    # when the machine is idle. Read once, when OpenMP loads with xllamacpp.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import xllamacpp
 
     path = model_path()
@@ -318,12 +324,21 @@ def clock_line(turn: int) -> str:
 
 @dataclass(frozen=True)
 class Turn:
-    """What one request of a conversation sent and what the engine reported."""
+    """What one request of a conversation sent and what the engine reported.
+
+    Attributes:
+        messages: the request's messages.
+        prompt_tokens: prompt tokens the engine evaluated or reused.
+        cached_tokens: the part of them it reused from the slot.
+        reply: the generated text (it goes into the next request).
+        reply_ids: the generated token ids, in order.
+    """
 
     messages: list[dict[str, Any]]
     prompt_tokens: int
     cached_tokens: int
     reply: str
+    reply_ids: tuple[int, ...] = ()
 
 
 def cached_share(turns: Sequence[Turn]) -> float:
@@ -410,18 +425,48 @@ def play_conversation(
     reply: str | None = None
     for i, user in enumerate(user_messages):
         messages = layout(i, user, reply)
+        # logprobs=True only to learn the generated token ids: llama.cpp adds
+        # an "id" to each entry, which the SDK keeps as an extra field.
         response = client.chat.completions.create(
-            model=engine.model, messages=messages, max_tokens=max_tokens, temperature=0
+            model=engine.model,
+            messages=messages,
+            max_tokens=max_tokens,
+            temperature=0,
+            logprobs=True,
         )
         usage = response.usage
         details = usage.prompt_tokens_details
-        reply = response.choices[0].message.content or ""
+        choice = response.choices[0]
+        reply = choice.message.content or ""
         turns.append(
             Turn(
                 messages=messages,
                 prompt_tokens=usage.prompt_tokens,
                 cached_tokens=(details.cached_tokens or 0) if details else 0,
                 reply=reply,
+                reply_ids=_generated_ids(choice),
             )
         )
     return turns
+
+
+def _generated_ids(choice: Any) -> tuple[int, ...]:
+    content = choice.logprobs.content if choice.logprobs else None
+    return tuple(int((entry.model_extra or {})["id"]) for entry in content or ())
+
+
+def flat_prompt(ids: Sequence[int]) -> Any:
+    """A ``stableprefix.FlatRequest`` that is exactly these prompt token ids.
+
+    Token-level cache models (``stableprefix.sim``) compare the ids
+    themselves, so the request is one block carrying all of them.
+
+    >>> flat_prompt([1, 2, 3]).total_tokens
+    3
+    """
+    from stableprefix import CacheBlock, FlatRequest
+
+    block = CacheBlock(
+        key="prompt", tokens=len(ids), kind="text", role="user", token_ids=tuple(ids)
+    )
+    return FlatRequest(provider="openai", blocks=(block,))

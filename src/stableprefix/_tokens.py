@@ -148,6 +148,7 @@ def text_features(text: str) -> tuple[int, ...]:
     cjk_punct = data.count(_CJK_PUNCT) if scripts[_KANA] else 0
     scripts[_KANA] -= cjk_punct
     zwj = data.count(_ZWJ) if scripts[_SYMBOLS] else 0
+    scripts[_SYMBOLS] -= zwj
     return (
         _popcount(x, masks[0]),
         upper,

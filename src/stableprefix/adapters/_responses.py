@@ -104,6 +104,8 @@ class OpenAIResponsesAdapter(ProviderAdapter):
     name: ClassVar[str] = "openai_responses"
     system_in_messages: ClassVar[bool] = True
     results_all_at_once: ClassVar[bool] = False
+    #: Parallel calls are consecutive ``function_call`` items.
+    calls_span_messages: ClassVar[bool] = True
     first_roles: ClassVar[frozenset[str]] = frozenset(_ROLES)
 
     __slots__ = (

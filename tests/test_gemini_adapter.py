@@ -23,6 +23,7 @@ from stableprefix import (
     PromptManager,
     TransitionError,
     UnsupportedError,
+    loads,
     new_state,
 )
 from stableprefix import functional as F
@@ -505,3 +506,40 @@ def test_flatten_reads_a_content_shaped_system_instruction() -> None:
     }
     kinds = [b.kind for b in A.flatten(request).blocks]
     assert kinds == ["system", "text"]
+
+
+# ------------------------------------------------------- persistence/compaction
+
+
+def test_a_gemini_conversation_persists_and_resumes() -> None:
+    from google.genai import types
+
+    c = cfg(tools=[DECLARATION], transition_mode="agent_cycle")
+    pm = PromptManager(c)
+    signed = types.Content(
+        role="model",
+        parts=[
+            types.Part(
+                function_call=types.FunctionCall(name="weather", args={"city": "Rome"}),
+                thought_signature=b"sig",
+            )
+        ],
+    )
+    pm.extend([user("Rome?"), signed, responses("Rome"), model("20C.")])
+    again = PromptManager(c, state=loads(pm.dumps()))
+    assert again.build_request("ctx") == pm.build_request("ctx")
+
+
+def test_compaction_drops_whole_rounds_and_keeps_calls_with_responses() -> None:
+    c = cfg(tools=[DECLARATION], max_tokens=200)
+    pm = PromptManager(c)
+    for i in range(12):
+        city = f"City{i} " + "with a long descriptive name " * 3
+        pm.extend([user(f"Weather in {city}?"), calls(city), responses(city), model(f"{i}: 20C")])
+    history = pm.state["committed"]
+    assert pm.state["compactions"] > 0 and pm.committed_tokens <= 200
+    assert A.is_user_turn(history[0])
+    for before, after in itertools.pairwise(history):
+        if A.tool_call_ids(before):
+            assert A.tool_result_ids(after) == A.tool_call_ids(before)
+    accepted_by_google_genai(pm.build_request())

@@ -7,6 +7,7 @@ and review the diff against the Responses API reference before committing.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -427,3 +428,19 @@ def test_flatten_keys_change_exactly_where_the_bytes_change() -> None:
 def test_flatten_reads_an_instructions_field_as_the_system_block() -> None:
     flat = A.flatten({"instructions": "Be brief.", "input": [user("Hi")]})
     assert [b.kind for b in flat.blocks] == ["system", "text"]
+
+
+def test_compaction_drops_whole_rounds_and_keeps_calls_with_outputs() -> None:
+    c = cfg(tools=[TOOL], max_tokens=200)
+    pm = PromptManager(c)
+    for i in range(12):
+        city = f"City{i} " + "with a long descriptive name " * 3
+        pm.extend(
+            [user(f"Weather in {city}?"), call(f"c{i}", city), output(f"c{i}", "20C"), answer("ok")]
+        )
+    history = pm.state["committed"]
+    assert pm.state["compactions"] > 0 and pm.committed_tokens <= 200
+    assert A.is_user_turn(history[0])
+    for before, after in itertools.pairwise(history):
+        if A.tool_call_ids(before):
+            assert A.tool_result_ids(after) == A.tool_call_ids(before)

@@ -350,6 +350,9 @@ def test_a_tool_result_counts_exactly_under_a_template_that_wants_its_call(
     messages = _conversation()[:4]
     grew = len(_ids(strict, messages)) - len(_ids(strict, messages[:3]))
     assert adapter.count_tokens(messages[3]) == grew
+    for i in range(20):  # one anchor per call id, none of them kept
+        adapter.count_tokens({"role": "tool", "tool_call_id": f"x{i}", "content": "ok"})
+    assert len(adapter._memo) <= 3
 
 
 def test_requests_for_local_engines_carry_no_cache_routing_key(

@@ -33,12 +33,26 @@ import importlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .._blocks import CacheBlock, FlatRequest
 from .._errors import UnsupportedError
-from .._json import canonical, sha256_hex
+from .._json import canonical
 from ._base import Message
+from ._chat_ids import (
+    ANCHORS,
+    ChatTokenizer,
+    anchors_for,
+    block_kind,
+    common_prefix,
+    id_block,
+    message_cuts,
+    render_ids,
+    request_parts,
+)
+
+# The stand-in tokenizer the examples in the docstrings use.
+from ._chat_ids import CharTokenizer as _CharTokenizer  # noqa: F401
 from ._openai import OpenAIAdapter
 
 if TYPE_CHECKING:
@@ -48,42 +62,6 @@ if TYPE_CHECKING:
 __all__ = ["ChatTokenizer", "PrefixCheck", "TransformersAdapter", "cacheable_message_count"]
 
 _EXTRA = "pip install 'stableprefix[transformers]'"
-
-# The conversations a message is measured after. Templates differ in what
-# they accept first, so the first one that renders (and renders as a
-# prefix) wins.
-_ANCHORS: tuple[tuple[Message, ...], ...] = (
-    ({"role": "system", "content": "."},),
-    ({"role": "user", "content": "."},),
-    ({"role": "user", "content": "."}, {"role": "assistant", "content": "."}),
-)
-
-
-class ChatTokenizer(Protocol):
-    """What the adapter needs from a tokenizer (a Hugging Face tokenizer has it).
-
-    ``apply_chat_template`` renders OpenAI-style messages with the model's
-    chat template and returns the text (``tokenize=False``) or the token ids
-    (``tokenize=True``; a mapping with ``"input_ids"`` is accepted too).
-    ``encode`` turns plain text into ids.
-
-    >>> from stableprefix.adapters._transformers import _CharTokenizer
-    >>> _CharTokenizer().apply_chat_template([{"role": "user", "content": "Hi"}],
-    ...                                      tokenize=False)
-    '<user>Hi\\n'
-    """
-
-    def encode(self, text: str, *, add_special_tokens: bool = ...) -> list[int]: ...
-
-    def apply_chat_template(
-        self,
-        conversation: Any,
-        *,
-        tools: Any = ...,
-        add_generation_prompt: bool = ...,
-        tokenize: bool = ...,
-        return_dict: bool = ...,
-    ) -> Any: ...
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -260,10 +238,10 @@ class TransformersAdapter(OpenAIAdapter):
         ...     {"role": "assistant", "content": "Hello!"})
         18
         """
-        for anchor in _anchors_for(message):
+        for anchor in anchors_for(message):
             try:
                 base = self._anchor_ids(anchor)
-                ids = self._ids([*anchor, message])
+                ids = render_ids(self.tokenizer, [*anchor, message])
             except Exception:
                 # Templates reject some orders by raising; try the next anchor.
                 continue
@@ -284,54 +262,34 @@ class TransformersAdapter(OpenAIAdapter):
         """
         if not tools:
             return 0
-        for anchor in _ANCHORS:
+        for anchor in ANCHORS:
             try:
                 base = self._anchor_ids(anchor)
-                ids = self._ids(list(anchor), tools=list(tools))
+                ids = render_ids(self.tokenizer, anchor, tools)
             except Exception:
                 continue
             return max(0, len(ids) - len(base))
         return super().count_tools_tokens(tools)
 
     def _anchor_ids(self, anchor: Sequence[Message]) -> list[int]:
+        # Only the fixed anchors are kept: a tool result's anchor carries its
+        # call id, and keeping those would grow without bound.
+        if anchor not in ANCHORS:
+            return render_ids(self.tokenizer, anchor)
         key = canonical(list(anchor))
         ids = self._memo.get(key)
         if ids is None:
-            ids = self._memo[key] = self._ids(list(anchor))
+            ids = self._memo[key] = render_ids(self.tokenizer, anchor)
         return ids
 
     # --------------------------------------------------------------- rendering
-
-    def _render(
-        self, messages: Sequence[Message], tools: Any, *, generation: bool, tokenize: bool
-    ) -> Any:
-        return self.tokenizer.apply_chat_template(
-            list(messages),
-            tools=list(tools) if tools else None,
-            add_generation_prompt=generation,
-            tokenize=tokenize,
-            return_dict=False,
-        )
-
-    def _ids(
-        self, messages: Sequence[Message], tools: Any = None, *, generation: bool = False
-    ) -> list[int]:
-        return _as_ids(self._render(messages, tools, generation=generation, tokenize=True))
-
-    def _text(self, messages: Sequence[Message], tools: Any, *, generation: bool) -> str:
-        text = self._render(messages, tools, generation=generation, tokenize=False)
-        if not isinstance(text, str):
-            raise TypeError(
-                f"apply_chat_template(tokenize=False) returned {type(text).__name__}, not str"
-            )
-        return text
 
     def _checked_ids(
         self, messages: Sequence[Message], tools: Any, *, generation: bool
     ) -> list[int]:
         """Render to ids, turning a template's own error into ``UnsupportedError``."""
         try:
-            return self._ids(messages, tools, generation=generation)
+            return render_ids(self.tokenizer, messages, tools, generation=generation)
         except Exception as exc:
             raise UnsupportedError(
                 f"the chat template could not render these {len(messages)} message(s) "
@@ -363,7 +321,7 @@ class TransformersAdapter(OpenAIAdapter):
         >>> "".join(map(chr, ids))
         '<user>Hi\\n<assistant>'
         """
-        messages, tools = _request_parts(request)
+        messages, tools = request_parts(request)
         return self._checked_ids(messages, tools, generation=add_generation_prompt)
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
@@ -386,60 +344,23 @@ class TransformersAdapter(OpenAIAdapter):
         >>> [(b.kind, b.tokens) for b in flat.blocks]
         [('system', 10), ('text', 9), ('other', 11)]
         """
-        messages, tools = _request_parts(request)
+        messages, tools = request_parts(request)
         ids = self._checked_ids(messages, tools, generation=True)
-        cuts = self._message_cuts(messages, tools, ids)
+        cuts = message_cuts(self.tokenizer, messages, tools, ids)
         blocks: list[CacheBlock] = []
         for i, message in enumerate(messages):
             part = ids[cuts[i] : cuts[i + 1]]
-            blocks.append(_block(part, _kind(message, first=i == 0), str(message.get("role", ""))))
+            blocks.append(
+                id_block(part, block_kind(message, first=i == 0), str(message.get("role", "")))
+            )
         if cuts[-1] < len(ids):
-            blocks.append(_block(ids[cuts[-1] :], "other", "assistant"))
+            blocks.append(id_block(ids[cuts[-1] :], "other", "assistant"))
         key = request.get("prompt_cache_key")
         return FlatRequest(
             provider=self.name,
             blocks=tuple(blocks),
             routing_key=key if isinstance(key, str) else None,
         )
-
-    def _message_cuts(self, messages: Sequence[Message], tools: Any, ids: list[int]) -> list[int]:
-        """Token offsets where each message starts, plus where the last one ends."""
-        try:
-            full = self._text(messages, tools, generation=True)
-            ends = [
-                _common_prefix(self._prefix_text(messages[:i], tools), full)
-                for i in range(1, len(messages) + 1)
-            ]
-        except Exception:
-            return self._cuts_by_ids(messages, tools, ids)
-        cuts, start, joined = [0], 0, []
-        for end in _monotone(ends):
-            joined.extend(self.tokenizer.encode(full[start:end], add_special_tokens=False))
-            cuts.append(len(joined))
-            start = end
-        joined.extend(self.tokenizer.encode(full[start:], add_special_tokens=False))
-        if joined == ids:
-            return cuts
-        # Tokens merge across a message boundary: find the cuts in id space.
-        return self._cuts_by_ids(messages, tools, ids)
-
-    def _prefix_text(self, messages: Sequence[Message], tools: Any) -> str:
-        try:
-            return self._text(messages, tools, generation=False)
-        except Exception:
-            # A template may refuse to end on this message; the message is
-            # then counted with the one after it.
-            return ""
-
-    def _cuts_by_ids(self, messages: Sequence[Message], tools: Any, ids: list[int]) -> list[int]:
-        ends: list[int] = []
-        for i in range(1, len(messages) + 1):
-            try:
-                prefix = self._ids(messages[:i], tools)
-            except Exception:
-                prefix = []
-            ends.append(_common_prefix(prefix, ids))
-        return [0, *_monotone(ends)]
 
     # ----------------------------------------------------------------- checking
 
@@ -484,7 +405,7 @@ class TransformersAdapter(OpenAIAdapter):
         >>> a.check_prefix(first, second)
         PrefixCheck(ok=False, expected_tokens=23, cacheable_tokens=12, first_divergence=12)
         """
-        messages, tools = _request_parts(previous_request)
+        messages, tools = request_parts(previous_request)
         count = len(messages) if stable_messages is None else stable_messages
         if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= len(messages):
             raise ValueError(
@@ -494,12 +415,12 @@ class TransformersAdapter(OpenAIAdapter):
         before = self.token_ids(previous_request)
         after = self.token_ids(next_request)
         stable = self._checked_ids(messages[:count], tools, generation=False) if count else []
-        reach = min(_common_prefix(stable, before), _common_prefix(stable, after))
+        reach = min(common_prefix(stable, before), common_prefix(stable, after))
         ok = reach == len(stable)
         return PrefixCheck(
             ok=ok,
             expected_tokens=len(stable),
-            cacheable_tokens=_common_prefix(before, after),
+            cacheable_tokens=common_prefix(before, after),
             first_divergence=None if ok else reach,
         )
 
@@ -521,114 +442,3 @@ def cacheable_message_count(state: State, config: PromptConfig) -> int:
     """
     system = 1 if config.static_system_prompt and config.adapter.system_in_messages else 0
     return system + len(state["committed"])
-
-
-# --------------------------------------------------------------------- helpers
-
-
-def _anchors_for(message: Message) -> list[tuple[Message, ...]]:
-    """Anchors to measure ``message`` after; a tool result first gets its call."""
-    call_id = message.get("tool_call_id")
-    if message.get("role") != "tool" or not isinstance(call_id, str):
-        return list(_ANCHORS)
-    call = {"id": call_id, "type": "function", "function": {"name": "f", "arguments": "{}"}}
-    with_call = (
-        {"role": "user", "content": "."},
-        {"role": "assistant", "content": ".", "tool_calls": [call]},
-    )
-    return [with_call, *_ANCHORS]
-
-
-def _request_parts(request: Mapping[str, Any]) -> tuple[list[Message], Any]:
-    if not isinstance(request, Mapping):
-        raise TypeError(
-            f"request must be a dict with 'messages' (as build_request returns), "
-            f"got {type(request).__name__}"
-        )
-    messages = request.get("messages")
-    if not isinstance(messages, list) or not all(isinstance(m, Mapping) for m in messages):
-        raise TypeError("request['messages'] must be a list of message dicts")
-    if not messages:
-        raise ValueError("request['messages'] is empty; a chat template needs a message")
-    tools = request.get("tools")
-    if tools is not None and not isinstance(tools, list):
-        raise TypeError(f"request['tools'] must be a list, got {type(tools).__name__}")
-    return messages, tools
-
-
-def _as_ids(result: Any) -> list[int]:
-    if isinstance(result, Mapping):
-        result = result.get("input_ids")
-    if isinstance(result, (str, bytes)) or not isinstance(result, Sequence):
-        raise TypeError(
-            f"apply_chat_template(tokenize=True) must return token ids, got {type(result).__name__}"
-        )
-    return [int(i) for i in result]
-
-
-def _common_prefix(a: Sequence[Any], b: Sequence[Any]) -> int:
-    """Length of the longest common prefix (slices compare in C, so bisect)."""
-    n = min(len(a), len(b))
-    if a[:n] == b[:n]:
-        return n
-    lo, hi = 0, n - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if a[:mid] == b[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
-
-
-def _monotone(ends: list[int]) -> list[int]:
-    out: list[int] = []
-    for end in ends:
-        out.append(max(end, out[-1]) if out else end)
-    return out
-
-
-def _kind(message: Mapping[str, Any], *, first: bool) -> str:
-    role = message.get("role")
-    if role in ("system", "developer") and first:
-        return "system"
-    if role == "tool":
-        return "tool_result"
-    return "tool_use" if message.get("tool_calls") else "text"
-
-
-def _block(ids: list[int], kind: str, role: str) -> CacheBlock:
-    return CacheBlock(
-        key=sha256_hex("ids:" + ",".join(map(str, ids))),
-        tokens=len(ids),
-        kind=kind,
-        role=role,
-        token_ids=tuple(ids),
-    )
-
-
-class _CharTokenizer:
-    """A stand-in tokenizer for the examples: one token per character.
-
-    Its template writes each message as ``<role>content`` and a newline and
-    ends with ``<assistant>`` when asked for a generation prompt.
-    """
-
-    chat_template = "<role>content\\n"
-
-    def encode(self, text: str, *, add_special_tokens: bool = True) -> list[int]:
-        return [ord(c) for c in text]
-
-    def apply_chat_template(
-        self,
-        conversation: Any,
-        *,
-        tools: Any = None,
-        add_generation_prompt: bool = False,
-        tokenize: bool = True,
-        return_dict: bool = False,
-    ) -> Any:
-        text = "".join(f"<{m['role']}>{m.get('content') or ''}\n" for m in conversation)
-        if add_generation_prompt:
-            text += "<assistant>"
-        return self.encode(text) if tokenize else text

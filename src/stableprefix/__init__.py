@@ -7,7 +7,7 @@
 'You are terse.'
 """
 
-from . import adapters, functional
+from . import adapters, functional, pricing, sim
 from ._blocks import CacheBlock, FlatRequest
 from ._compaction import CompactionEvent, truncate_oldest
 from ._config import PromptConfig
@@ -70,5 +70,7 @@ __all__ = [
     "functional",
     "loads",
     "new_state",
+    "pricing",
+    "sim",
     "truncate_oldest",
 ]

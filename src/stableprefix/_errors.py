@@ -17,6 +17,9 @@ the role, the path inside the state, the hook) instead of a new subclass.
      +-- HookError                               a hook raised or broke an invariant
      +-- UnsupportedError                        the provider cannot do what was asked
      +-- StoreError                              a state store failed
+     +-- UsageError            (also ValueError)  a provider's usage report is malformed
+     +-- CacheRuleError        (also ValueError)  a request breaks a provider cache rule (sim)
+     +-- UnknownModelError     (also LookupError) a model is not in the price table (pricing)
 
 Wrong argument *types* raise the built-in ``TypeError``; everything listed
 above is raised with a message that says what was wrong and how to fix it.

@@ -182,7 +182,17 @@ def _openai(base: float, read: float, output: float) -> ModelPrices:
 # (implicit-cache minimums, page updated 2026-10-13; earlier versions listed
 # 1024 for 2.5 Flash and 4096 for 2.5 Pro). Gemini prices are the <=200k
 # token tier.
+# Claude 4.6 and 5.x rows, checked 2026-11-22 against Anthropic's model pages
+# (prices; the 1.25x / 2x / 0.1x cache multipliers are listed there too) and
+# the caching page's minimum table (Sonnet 4.6: 1024, Opus 4.6: 4096; Opus 5:
+# 512). Sonnet 5.5's minimum is not published where we looked: 1024 as for
+# Sonnet 5 is assumed (a too-low minimum only spends a marker that caches
+# nothing; a too-high one would skip real caching).
 _TABLE: dict[str, ModelPrices] = {
+    "claude-sonnet-5-5": _anthropic(1024, 2.0, 10.0),
+    "claude-opus-5": _anthropic(512, 5.0, 25.0),
+    "claude-opus-4-6": _anthropic(4096, 5.0, 25.0),
+    "claude-sonnet-4-6": _anthropic(1024, 3.0, 15.0),
     "claude-opus-4-5": _anthropic(4096, 5.0, 25.0),
     "claude-opus-4-1": _anthropic(1024, 15.0, 75.0),
     "claude-opus-4": _anthropic(1024, 15.0, 75.0),

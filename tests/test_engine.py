@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import engine as E
-from stableprefix import AnthropicAdapter, PromptConfig, PromptManager
+from stableprefix import AnthropicAdapter, OpenAIAdapter, PromptConfig, PromptManager
 
 pytestmark = pytest.mark.engine
 
@@ -32,13 +32,18 @@ def test_openai_sdk_reads_cached_tokens(llama_engine: Any) -> None:
         {"role": "user", "content": "Name a colour of the sky."},
     ]
     llama_engine.erase_slot()
-    cold = _greedy(llama_engine, messages).usage
-    warm = _greedy(llama_engine, messages).usage
+    first = _greedy(llama_engine, messages)
+    second = _greedy(llama_engine, messages)
+    cold, warm = first.usage, second.usage
     assert cold.prompt_tokens_details.cached_tokens == 0
     # The same prompt again: all of it is in the slot, but llama.cpp always
     # evaluates the last prompt token again to get fresh logits.
     assert warm.prompt_tokens == cold.prompt_tokens
     assert warm.prompt_tokens_details.cached_tokens == warm.prompt_tokens - 1
+    parsed = OpenAIAdapter().parse_usage(second)
+    assert parsed.cache_read_tokens == warm.prompt_tokens - 1
+    assert parsed.input_tokens == warm.prompt_tokens
+    assert parsed.output_tokens == warm.completion_tokens
 
 
 def test_prompt_token_ids_are_what_the_engine_evaluates(llama_engine: Any) -> None:
@@ -74,6 +79,11 @@ def test_anthropic_sdk_reads_cache_reads(llama_engine: Any) -> None:
             model=llama_engine.model, max_tokens=4, extra_body={"temperature": 0}, **request
         )
         usages.append(reply.usage)
+        parsed = config.adapter.parse_usage(reply)
+        assert parsed.cache_read_tokens == reply.usage.cache_read_input_tokens
+        # llama.cpp sends no cache_creation_input_tokens: nothing is billed as a write.
+        assert parsed.cache_write_tokens == 0
+        assert parsed.uncached_input_tokens == reply.usage.input_tokens
         text = "".join(block.text for block in reply.content if block.type == "text")
         manager.append({"role": "assistant", "content": text or "..."})
     assert usages[0].cache_read_input_tokens == 0

@@ -757,6 +757,25 @@ def test_construction(tok: Any, load_tokenizer: Callable[..., Any]) -> None:
     }
 
 
+def test_a_missing_template_engine_is_an_import_error_naming_the_extra() -> None:
+    class NoJinja:
+        def encode(self, text: str, *, add_special_tokens: bool = True) -> list[int]:
+            return [1] * len(text)
+
+        def apply_chat_template(self, conversation: Any, **kwargs: Any) -> Any:
+            raise ImportError("apply_chat_template requires jinja2 to be installed")
+
+    adapter = TransformersAdapter(NoJinja())
+    calls: list[Callable[[], object]] = [
+        lambda: adapter.count_tokens({"role": "user", "content": "Hi"}),
+        lambda: adapter.count_tools_tokens([LOOKUP_TOOL]),
+        lambda: adapter.token_ids({"messages": [{"role": "user", "content": "Hi"}]}),
+    ]
+    for call in calls:
+        with pytest.raises(ImportError, match=r"jinja2.*stableprefix\[transformers\]"):
+            call()
+
+
 def test_from_pretrained(smollm2_dir: Path, tok: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     loaded = TransformersAdapter.from_pretrained(str(smollm2_dir), context_role="user")
     assert loaded.context_role == "user"

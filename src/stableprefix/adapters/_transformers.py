@@ -242,6 +242,8 @@ class TransformersAdapter(OpenAIAdapter):
             try:
                 base = self._anchor_ids(anchor)
                 ids = render_ids(self.tokenizer, [*anchor, message])
+            except ImportError as exc:
+                raise _missing(exc) from exc
             except Exception:
                 # Templates reject some orders by raising; try the next anchor.
                 continue
@@ -266,6 +268,8 @@ class TransformersAdapter(OpenAIAdapter):
             try:
                 base = self._anchor_ids(anchor)
                 ids = render_ids(self.tokenizer, anchor, tools)
+            except ImportError as exc:
+                raise _missing(exc) from exc
             except Exception:
                 continue
             return max(0, len(ids) - len(base))
@@ -290,6 +294,8 @@ class TransformersAdapter(OpenAIAdapter):
         """Render to ids, turning a template's own error into ``UnsupportedError``."""
         try:
             return render_ids(self.tokenizer, messages, tools, generation=generation)
+        except ImportError as exc:
+            raise _missing(exc) from exc
         except Exception as exc:
             raise UnsupportedError(
                 f"the chat template could not render these {len(messages)} message(s) "
@@ -442,3 +448,8 @@ def cacheable_message_count(state: State, config: PromptConfig) -> int:
     """
     system = 1 if config.static_system_prompt and config.adapter.system_in_messages else 0
     return system + len(state["committed"])
+
+
+def _missing(exc: ImportError) -> ImportError:
+    """A package the tokenizer needs to render templates (jinja2) is missing."""
+    return ImportError(f"rendering the chat template failed with {exc!r}: {_EXTRA}")

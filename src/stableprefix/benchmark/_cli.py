@@ -309,4 +309,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
     else:
         sys.stdout.write(text + "\n")
+    for r in runs:
+        if r.error is not None:
+            print(
+                f"{PROG}: warning: {r.workload} / {r.provider} / {r.strategy} could not be "
+                f"played: {r.error}",
+                file=sys.stderr,
+            )
     return 0

@@ -192,6 +192,10 @@ def live_run(
 ) -> Run:
     """Play ``strategy`` through ``workload`` against the provider; score what it reported.
 
+    A strategy that cannot build a request gives a ``Run`` with ``error``
+    set (nothing more is sent for it); a request the provider refuses ends
+    the whole benchmark.
+
     Raises:
         LiveError: a request failed (the provider's message is included).
     """
@@ -202,7 +206,23 @@ def live_run(
     convs: list[str] = []
     start = time.monotonic()
     total = len(workload.steps)
-    for i, (step, request) in enumerate(play(workload, session)):
+    steps = play(workload, session)
+    for i in range(total):
+        try:
+            step, request = next(steps)
+        except Exception as exc:  # the strategy cannot build this request: report the run
+            return Run(
+                workload=workload.name,
+                strategy=strategy,
+                provider=provider.name,
+                model=model,
+                usage=CacheUsage(),
+                requests=0,
+                ideal_read=0,
+                cost=None,
+                cost_uncached=None,
+                error=f"{type(exc).__name__}: {exc}",
+            )
         try:
             usage = send(request)
         except ImportError:

@@ -42,6 +42,8 @@ _COLUMNS = (
 def _best(runs: Sequence[Run]) -> dict[tuple[str, str], float]:
     best: dict[tuple[str, str], float] = {}
     for r in runs:
+        if r.error is not None:
+            continue
         key = (r.workload, r.provider)
         best[key] = min(best.get(key, r.bill), r.bill)
     return best
@@ -62,6 +64,17 @@ def rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
     out = []
     for r in runs:
         u = r.usage
+        if r.error is not None:
+            out.append(
+                {
+                    "workload": r.workload,
+                    "provider": r.provider,
+                    "model": r.model,
+                    "strategy": r.strategy,
+                    "error": r.error,
+                }
+            )
+            continue
         floor = best[(r.workload, r.provider)]
         out.append(
             {
@@ -107,6 +120,14 @@ def _pct(x: float | None) -> str:
 
 def _cells(row: dict[str, Any]) -> list[str]:
     provider = row["provider"] + (f" ({row['model']})" if row["model"] else "")
+    if "error" in row:
+        return [
+            row["workload"],
+            provider,
+            row["strategy"],
+            "failed: see notes",
+            *(["-"] * (len(_COLUMNS) - 4)),
+        ]
     return [
         row["workload"],
         provider,
@@ -158,6 +179,8 @@ def _markdown(data: list[list[str]]) -> str:
 def _detail(runs: Sequence[Run], fmt: str) -> str:
     parts = []
     for r in runs:
+        if r.error is not None:
+            continue
         title = f"{r.workload} / {r.provider} / {r.strategy}"
         heads = ["#", "conv", "t (s)", "input", "read", "written", "uncached", "radix", "cost"]
         data = [
@@ -257,7 +280,12 @@ def render(
         head = "; ".join(f"{k}: {v}" for k, v in meta.items() if not isinstance(v, (dict, list)))
         head = f"_{head}_\n\n" if fmt == "markdown" else head + "\n\n"
     body = _markdown(cells) if fmt == "markdown" else _table(cells)
-    tail = "\n".join(notes)
+    failures = [
+        f"{r.workload} / {r.provider} / {r.strategy} failed: {r.error}"
+        for r in runs
+        if r.error is not None
+    ]
+    tail = "\n".join([*notes, *failures])
     out = head + body + ("\n\n" + tail if tail else "")
     if detail:
         out += "\n\n" + _detail(runs, fmt)

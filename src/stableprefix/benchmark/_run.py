@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 
 from .._blocks import FlatRequest
+from .._usage import CacheUsage
 from ._score import SIM_PROVIDERS, Run, ideal_reads, score
 from ._strategies import Session, make_session, play
 from ._wire import Wire, make_wire
@@ -21,6 +22,8 @@ from ._workloads import Workload
 __all__ = ["SessionFactory", "builtin_factories", "flatten_run", "simulate_runs"]
 
 SessionFactory = Callable[[Workload, Wire], Session]
+# timed flat requests, output tokens, conversation ids, ideal reads
+_Stream = tuple[list[tuple[FlatRequest, float]], list[int], list[str], list[int]]
 
 
 def builtin_factories(names: Sequence[str]) -> dict[str, SessionFactory]:
@@ -127,9 +130,30 @@ def _play_scored(
         key = (sim.wire, model if sim.wire == "anthropic" else None)
         if key not in streams:
             wire = make_wire(sim.wire, key[1])
-            flats, outs, convs = flatten_run(workload, factory(workload, wire), wire)
-            streams[key] = (flats, outs, convs, ideal_reads(flats))
-        flats, outs, convs, ideal = streams[key]
+            try:
+                flats, outs, convs = flatten_run(workload, factory(workload, wire), wire)
+            except Exception as exc:  # a strategy that cannot play: reported, not fatal
+                streams[key] = f"{type(exc).__name__}: {exc}"
+            else:
+                streams[key] = (flats, outs, convs, ideal_reads(flats))
+        stream = streams[key]
+        if isinstance(stream, str):
+            runs.append(
+                Run(
+                    workload=workload.name,
+                    strategy=strategy,
+                    provider=name,
+                    model=model,
+                    usage=CacheUsage(),
+                    requests=0,
+                    ideal_read=0,
+                    cost=None,
+                    cost_uncached=None,
+                    error=stream,
+                )
+            )
+            continue
+        flats, outs, convs, ideal = stream
         cache = sim.make_cache(model)
         usages = [
             cache.process(f, now=t, output_tokens=o) for (f, t), o in zip(flats, outs, strict=True)

@@ -105,6 +105,7 @@ class Run:
     """The totals of one strategy on one workload under one cache model.
 
     ``cost`` and ``cost_uncached`` are ``None`` without prices (local engines).
+    ``error`` says why a run could not be played (its numbers are then zero).
     """
 
     workload: str
@@ -117,6 +118,7 @@ class Run:
     cost: float | None
     cost_uncached: float | None
     turns: tuple[TurnRecord, ...] = field(default=(), compare=False)
+    error: str | None = None
 
     @property
     def savings(self) -> float | None:

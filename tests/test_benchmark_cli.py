@@ -1,0 +1,295 @@
+"""The benchmark report and command line, simulated and live (real SDKs, fake server)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from fakeserver import FakeServer, FakeUsage
+from stableprefix.benchmark import (
+    build_workload,
+    builtin_factories,
+    main,
+    render,
+    rows,
+    simulate_runs,
+)
+
+KEYS = ("ANTHROPIC_API_KEY", "OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:  # argparse errors
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+# ------------------------------------------------------------------ report
+
+
+@pytest.fixture(scope="module")
+def runs() -> list[Any]:
+    workloads = [build_workload("agent-loop", turns=1), build_workload("clock-chat", turns=4)]
+    return simulate_runs(
+        workloads,
+        builtin_factories(["stableprefix", "naive", "sliding-window"]),
+        [("anthropic-sim", "claude-sonnet-4-5"), ("openai-sim", "gpt-5-mini"), ("radix", None)],
+    )
+
+
+def test_usage_parts_add_up_per_run_and_per_request(runs: list[Any]) -> None:
+    assert len(runs) == 2 * 3 * 3
+    for r in runs:
+        u = r.usage
+        assert u.cache_read_tokens + u.cache_write_tokens + u.uncached_input_tokens == (
+            u.input_tokens
+        )
+        assert sum(t.usage.input_tokens for t in r.turns) == u.input_tokens
+        assert sum(t.usage.cache_read_tokens for t in r.turns) == u.cache_read_tokens
+        assert sum(t.ideal_read for t in r.turns) == r.ideal_read
+        assert r.requests == len(r.turns)
+        if r.cost is not None:
+            assert sum(t.cost for t in r.turns) == pytest.approx(r.cost)
+
+
+def test_radix_rows_are_their_own_ideal(runs: list[Any]) -> None:
+    for r in runs:
+        if r.provider == "radix":
+            assert r.usage.cache_read_tokens == r.ideal_read
+
+
+def test_rows_rank_against_the_cheapest(runs: list[Any]) -> None:
+    data = rows(runs)
+    groups: dict[tuple[str, str], list[float]] = {}
+    for row in data:
+        groups.setdefault((row["workload"], row["provider"]), []).append(row["vs_best"])
+        if row["cost_usd"] is not None:
+            saved = 1 - row["cost_usd"] / row["cost_uncached_usd"]
+            assert row["savings"] == pytest.approx(saved, abs=1e-3)
+    assert all(min(v) == 1.0 for v in groups.values())
+
+
+def test_stableprefix_beats_naive_on_the_agent_loop_under_anthropic(runs: list[Any]) -> None:
+    cost = {
+        r.strategy: r.cost
+        for r in runs
+        if r.workload == "agent-loop" and r.provider == "anthropic-sim"
+    }
+    assert cost["stableprefix"] < cost["naive"]
+
+
+def test_table_and_markdown_have_one_line_per_run(runs: list[Any]) -> None:
+    table = render(runs, "table", notes=["a note"]).splitlines()
+    assert table[0].startswith("workload") and table[-1] == "a note"
+    md = render(runs, "markdown").splitlines()
+    assert len([line for line in md if line.startswith("| ")]) == len(runs) + 2  # header and rule
+    detail = render(runs[:1], "table", detail=True)
+    assert detail.count("\n") > len(runs[0].turns)
+    with pytest.raises(ValueError, match="unknown format"):
+        render(runs, "html")
+
+
+# --------------------------------------------------------------------- CLI
+
+
+def test_json_report_parses(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(
+        capsys,
+        "--provider",
+        "simulated",
+        "--compare",
+        "--turns",
+        "2",
+        "--workload",
+        "clock-chat",
+        "--format",
+        "json",
+        "--detail",
+    )
+    assert code == 0
+    doc = json.loads(out)
+    assert doc["seed"] == 0
+    assert len(doc["runs"]) == 6 * 6
+    assert {r["strategy"] for r in doc["runs"]} >= {"stableprefix", "naive", "sliding-window"}
+    failed = {(r["provider"], r["strategy"]) for r in doc["runs"] if "error" in r}
+    # known core defect: record_context reads message["content"], absent in Gemini contents
+    assert failed <= {("gemini-sim", "stableprefix-append")}
+    assert all(len(r["turns"]) == 2 for r in doc["runs"] if "error" not in r)
+
+
+def test_output_file(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "report.md"
+    code, out, _ = run_cli(
+        capsys,
+        "--provider",
+        "radix",
+        "--workload",
+        "rag-chat",
+        "--turns",
+        "2",
+        "--format",
+        "markdown",
+        "--output",
+        str(path),
+    )
+    assert code == 0 and out == ""
+    assert "| rag-chat | radix | stableprefix |" in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--provider", "bedrock"], "invalid choice: 'bedrock'"),
+        (["--workload", "chat"], "invalid choice: 'chat'"),
+        (["--turns", "0"], "--turns must be between 1 and"),
+        (["--turns", "ten"], "--turns must be a whole number"),
+        (["--seed", "-1"], "--seed must be >= 0"),
+        (["--format", "html"], "invalid choice: 'html'"),
+        (["--model", "gpt-0"], "not in the price table"),
+        (["--provider", "openai-sim", "--model", "claude-sonnet-4-5"], "is a anthropic model"),
+        (["--provider", "vllm", "--model", "gpt-5"], "does not apply to --provider vllm"),
+        (["--base-url", "http://127.0.0.1:1"], "--base-url applies only to live providers"),
+        (["--provider", "openai-compatible"], "needs --base-url"),
+        (["--bogus"], "unrecognized arguments"),
+    ],
+)
+def test_argument_errors_exit_2_with_a_message(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2 and out == ""
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    ("provider", "var"),
+    [
+        ("anthropic", "ANTHROPIC_API_KEY"),
+        ("openai", "OPENAI_API_KEY"),
+        ("gemini", "GEMINI_API_KEY"),
+    ],
+)
+def test_live_provider_without_key_names_the_variable(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, provider: str, var: str
+) -> None:
+    for key in KEYS:
+        monkeypatch.delenv(key, raising=False)
+    code, out, err = run_cli(capsys, "--provider", provider)
+    assert code == 2 and out == ""
+    assert var in err and "API key" in err
+
+
+# ------------------------------------------------------------ live, offline
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Any:
+    for key in KEYS:
+        monkeypatch.setenv(key, "test-key")
+    with FakeServer() as srv:
+        srv.usage = FakeUsage(prompt=5000, cached=4096, output=7)
+        yield srv
+
+
+LIVE = [
+    ("anthropic", "", "anthropic", "agent-loop"),
+    ("openai", "/v1", "chat", "clock-chat"),
+    ("openai-compatible", "/v1", "chat", "clock-chat"),
+    ("gemini", "", "gemini", "clock-chat"),
+]
+
+
+@pytest.mark.parametrize(("provider", "suffix", "kind", "workload"), LIVE)
+def test_live_run_through_the_real_sdk(
+    capsys: pytest.CaptureFixture[str],
+    server: FakeServer,
+    provider: str,
+    suffix: str,
+    kind: str,
+    workload: str,
+) -> None:
+    many = ["--turns", "1"] if workload == "agent-loop" else ["--turns", "1", "--compare"]
+    code, out, err = run_cli(
+        capsys,
+        "--provider",
+        provider,
+        "--base-url",
+        server.url + suffix,
+        "--workload",
+        workload,
+        *many,
+        "--format",
+        "json",
+        "--max-output-tokens",
+        "8",
+    )
+    assert code == 0, err
+    doc = json.loads(out)
+    bodies = server.bodies(kind)
+    assert len(bodies) == sum(r.get("requests", 0) for r in doc["runs"]) >= 5
+    failed = {(r["provider"], r["strategy"]) for r in doc["runs"] if "error" in r}
+    assert failed <= {("gemini", "stableprefix-append")}  # the known core defect
+    for r in doc["runs"]:
+        if "error" in r:
+            continue
+        assert r["cache_read_tokens"] == 4096 * r["requests"]
+        assert r["input_tokens"] == 5000 * r["requests"]
+        assert r["output_tokens"] == 7 * r["requests"]
+    assert "request" in err  # the progress line
+    if kind == "anthropic":
+        assert bodies[0]["max_tokens"] == 8
+        assert any("cache_control" in json.dumps(b) for b in bodies)
+    elif provider == "openai":
+        assert bodies[0]["max_completion_tokens"] == 8 and "prompt_cache_key" in bodies[0]
+    elif provider == "openai-compatible":
+        assert bodies[0]["max_tokens"] == 8
+        assert all(r["cost_usd"] is None for r in doc["runs"])  # "local" has no prices
+    else:
+        assert bodies[0]["generationConfig"]["maxOutputTokens"] == 8
+
+
+def test_live_runs_do_not_share_a_prefix(
+    capsys: pytest.CaptureFixture[str], server: FakeServer
+) -> None:
+    code, _out, err = run_cli(
+        capsys,
+        "--provider",
+        "anthropic",
+        "--base-url",
+        server.url,
+        "--workload",
+        "clock-chat",
+        "--turns",
+        "1",
+        "--compare",
+    )
+    assert code == 0, err
+    systems = {b["system"][0]["text"][:20] for b in server.bodies("anthropic")}
+    assert len(systems) == 6  # one run id per strategy
+    assert len(server.bodies("anthropic")) == 6
+
+
+def test_live_failure_exits_1_with_the_providers_message(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+    with FakeServer() as srv:
+        url = srv.url
+    code, _out, err = run_cli(
+        capsys,
+        "--provider",
+        "anthropic",
+        "--base-url",
+        url,
+        "--workload",
+        "clock-chat",
+        "--turns",
+        "1",
+    )
+    assert code == 1
+    assert "anthropic request 1/1 (clock-chat, stableprefix) failed" in err

@@ -36,7 +36,18 @@ def advance(
     """
     role = adapter.role_of(message)
     results = adapter.tool_result_ids(message)
+    calls = adapter.tool_call_ids(message)
     if pending:
+        if not results and calls and adapter.calls_span_messages:
+            # One model turn's parallel calls arrive as consecutive items.
+            reused = [c for c in calls if c in pending]
+            if reused:
+                raise InvalidMessageError(
+                    f"tool call id {reused[0]!r} is already awaiting a result",
+                    index=index,
+                    role=role,
+                )
+            return pending + calls
         if not results:
             raise PendingToolCallError(
                 f"message {index} (role {role!r}) cannot come yet: append the tool results "
@@ -52,7 +63,6 @@ def advance(
             index=index,
             role=role,
         )
-    calls = adapter.tool_call_ids(message)
     return calls if calls else pending
 
 

@@ -213,8 +213,14 @@ def _check_messages(state: dict[str, Any], part: str) -> None:
         )
     for i, message in enumerate(messages):
         path = f"$.{part}[{i}]"
-        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
-            raise InvalidStateError("must be a message object with a string role", path=path)
+        if not isinstance(message, dict) or not (
+            isinstance(message.get("role"), str) or isinstance(message.get("type"), str)
+        ):
+            raise InvalidStateError(
+                "must be a message object with a string role (or, for an API item such as "
+                "a Responses function_call, a string type)",
+                path=path,
+            )
     for i, count in enumerate(counts):
         _check_count(count, f"$.{part}_counts[{i}]")
     total = state[f"{part}_tokens"]

@@ -70,6 +70,7 @@ class Ready:
     tokens: int
     pending: tuple[str, ...]
     is_context: bool = False
+    context: str | None = None
 
 
 # ----------------------------------------------------------------- validation
@@ -490,7 +491,7 @@ def validate_context(state: State, text: str | None, config: PromptConfig) -> Re
             pending=state["pending"],
         )
     ready = validate_append(state, config.adapter.context_message(text), config, 0)
-    return Ready(ready.message, ready.tokens, ready.pending, is_context=True)
+    return Ready(ready.message, ready.tokens, ready.pending, is_context=True, context=text)
 
 
 def apply_context(
@@ -498,7 +499,7 @@ def apply_context(
 ) -> None:
     """Phase two of ``record_context``."""
     apply_append(work, ready, config, events)
-    work["context"] = ready.message["content"]
+    work["context"] = ready.context
 
 
 def _parts(

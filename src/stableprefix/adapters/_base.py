@@ -39,6 +39,7 @@ class TextCounter(Protocol):
 
     def count_text(self, text: str) -> int: ...
 
+
 POSITIONS = ("tail", "before_recent", "append")
 
 
@@ -104,6 +105,9 @@ class ProviderAdapter:
     system_in_messages: ClassVar[bool] = True
     #: Whether one message must answer every pending tool call at once.
     results_all_at_once: ClassVar[bool] = False
+    #: Whether one model turn's tool calls may come as several consecutive
+    #: messages (OpenAI Responses: each call is an item of its own).
+    calls_span_messages: ClassVar[bool] = False
     #: Roles a conversation may start with (empty: any).
     first_roles: ClassVar[frozenset[str]] = frozenset()
 

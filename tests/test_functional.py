@@ -293,3 +293,16 @@ def test_sdk_message_objects_are_reduced_to_request_fields() -> None:
     assert s["committed"][1]["role"] == "assistant"
     assert set(s["committed"][1]) == {"role", "content"}
     assert s["committed"][1]["content"][0]["text"] == "Hello"
+
+
+def test_anthropic_sdk_blocks_inside_a_dict_are_accepted() -> None:
+    import anthropic.types as at
+
+    blocks = [at.TextBlock(type="text", text="Let me check."),
+              at.ToolUseBlock(type="tool_use", id="t1", name="lookup", input={"q": "x"})]
+    an = config_for(FORMATS[1])
+    s = F.append_messages(new_state(), [FORMATS[1].user("hi"),
+                                        {"role": "assistant", "content": blocks}], an)
+    assert s["committed"][1]["content"][1] == {
+        "type": "tool_use", "id": "t1", "name": "lookup", "input": {"q": "x"}}
+    assert s["pending"] == ["t1"]

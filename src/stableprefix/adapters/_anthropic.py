@@ -72,6 +72,12 @@ def _model_minimum(model: str | None) -> int:
     return get_prices(model).min_cache_tokens
 
 
+def _dump_block(block: Any) -> Any:
+    """An SDK content block as a plain dict (other values unchanged)."""
+    dump = getattr(block, "model_dump", None)
+    return dump(exclude_none=True) if callable(dump) and not isinstance(block, Mapping) else block
+
+
 def _blocks(message: Message) -> list[Any]:
     content = message.get("content")
     if isinstance(content, str):
@@ -155,6 +161,10 @@ class AnthropicAdapter(ProviderAdapter):
         {'role': 'user', 'content': 'hi'}
         """
         if isinstance(message, Mapping):
+            content = message.get("content")
+            if isinstance(content, list) and any(not isinstance(b, Mapping) for b in content):
+                # {"role": "assistant", "content": response.content}: SDK blocks
+                return {**message, "content": [_dump_block(b) for b in content]}
             return message
         data = super().coerce_message(message)
         return {"role": data.get("role"), "content": data.get("content")}

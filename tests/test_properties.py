@@ -17,6 +17,7 @@ API and on a ``PromptManager`` side by side; after each one we check:
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 from collections import Counter
 from typing import Any
@@ -24,7 +25,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from helpers import FORMATS, Fmt
+from helpers import ALL_FORMATS, Fmt
 from stableprefix import (
     CompactionEvent,
     PromptConfig,
@@ -84,7 +85,7 @@ ops = st.lists(
 )
 
 configs = st.fixed_dictionaries({
-    "fmt": st.sampled_from(range(len(FORMATS))),
+    "fmt": st.sampled_from(range(len(ALL_FORMATS))),
     "transition_mode": st.sampled_from(["none", "manual", "agent_cycle"]),
     "dynamic_position": st.sampled_from(["tail", "before_recent", "append"]),
     "max_tokens": st.sampled_from([None, 60, 120, 300, 1500]),
@@ -117,8 +118,25 @@ def _key(m: Any) -> str:
 def _assert_valid_request(fmt: Fmt, cfg: PromptConfig, request: dict[str, Any]) -> None:
     """Invariants 3 and 4 on one built request."""
     assert request.get("tools") != []
-    messages = request["messages"]
     adapter = fmt.adapter
+    if fmt.name == "gemini":
+        contents = request["contents"]
+        assert contents and contents[0]["role"] == "user"
+        assert all(a["role"] != b["role"] for a, b in itertools.pairwise(contents))
+        assert request["config"].get("tools") != []
+        if cfg.static_system_prompt:
+            assert request["config"]["system_instruction"] == cfg.static_system_prompt
+        assert check_sequence(contents, adapter) == ()
+        return
+    if fmt.name == "openai_responses":
+        items = request["input"]
+        if cfg.static_system_prompt:
+            assert items[0]["content"] == cfg.static_system_prompt
+            items = items[1:]
+        convo = [m for m in items if adapter.role_of(m) not in ("system", "developer")]
+        assert check_sequence(convo, adapter, first=False) == ()
+        return
+    messages = request["messages"]
     if fmt.name == "anthropic":
         assert all(m["role"] in ("user", "assistant") for m in messages)
         assert messages and messages[0]["role"] == "user"
@@ -138,15 +156,16 @@ def _assert_valid_request(fmt: Fmt, cfg: PromptConfig, request: dict[str, Any]) 
     assert check_sequence(convo, adapter, first=fmt.name == "anthropic") == ()
 
 
-def _cacheable_keys(fmt: Fmt, cfg: PromptConfig, state: Any) -> list[str]:
-    parts = RequestParts(tools=tuple(cfg.tools), static_system=cfg.static_system_prompt,
-                         history=state["committed"], recent=[], context=None)
-    if fmt.name == "anthropic":  # rendering refuses an empty message list
-        request = {"tools": list(cfg.tools), "messages": state["committed"],
-                   "system": [{"type": "text", "text": cfg.static_system_prompt}]}
-    else:
-        request = fmt.adapter.render(parts)
-    return [b.key for b in fmt.adapter.flatten(request).blocks]
+def _cacheable_keys(fmt: Fmt, cfg: PromptConfig, state: Any, request: dict[str, Any]) -> list[str]:
+    """Keys of the blocks of ``request`` that belong to [tools][static][committed]."""
+    blocks = fmt.adapter.flatten(request).blocks
+    if state["committed"]:
+        parts = RequestParts(tools=tuple(cfg.tools), static_system=cfg.static_system_prompt,
+                             history=state["committed"], recent=[], context=None)
+        n = len(fmt.adapter.flatten(fmt.adapter.render(parts)).blocks)
+    else:  # rendering may refuse an empty conversation: one block a tool, one the prompt
+        n = len(cfg.tools) + (1 if cfg.static_system_prompt else 0)
+    return [b.key for b in blocks[:n]]
 
 
 def _step(op: tuple[str, int], fmt: Fmt, state: Any, cfg: PromptConfig, model: Model,
@@ -156,7 +175,9 @@ def _step(op: tuple[str, int], fmt: Fmt, state: Any, cfg: PromptConfig, model: M
     pending = state["pending"]
     if kind == "auto":  # a valid continuation, so sequences get deep
         held = [*state["committed"], *state["recent"]]
-        last_user = bool(held) and fmt.adapter.role_of(held[-1]) in ("user", "tool")
+        last = held[-1] if held else None
+        last_user = last is not None and fmt.adapter.role_of(last) not in (
+            "assistant", "model") and not fmt.adapter.tool_call_ids(last)
         if pending:
             kind = "results"
         elif not last_user:
@@ -171,7 +192,7 @@ def _step(op: tuple[str, int], fmt: Fmt, state: Any, cfg: PromptConfig, model: M
             batch = [fmt.assistant(f"answer {n} " + "words " * (3 * n))]
         elif kind == "call":
             model.calls += 1
-            batch = [fmt.call(*[f"t{model.calls}_{i}" for i in range(n)])]
+            batch = fmt.calls(*[f"t{model.calls}_{i}" for i in range(n)])
         elif kind == "results":
             batch = fmt.results(*pending, text="r" * n) if pending else fmt.results("x")
         else:
@@ -216,14 +237,14 @@ def _check_prefix(fmt: Fmt, cfg: PromptConfig, state: Any, request: dict[str, An
         prev = model.prev_prefix[1]
         assert keys[: len(prev)] == prev, "the cacheable prefix changed between compactions"
         event(f"prefix compared ({'long' if len(prev) > 4 else 'short'})")
-    model.prev_prefix = (state["compactions"], _cacheable_keys(fmt, cfg, state))
+    model.prev_prefix = (state["compactions"], _cacheable_keys(fmt, cfg, state, request))
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conf=configs, sequence=ops)
 def test_invariants_hold_over_random_operations(conf: dict[str, Any],
                                                 sequence: list[tuple[str, int]]) -> None:
-    fmt = FORMATS[conf["fmt"]]
+    fmt = ALL_FORMATS[conf["fmt"]]
     model = Model()
     cfg = PromptConfig(
         adapter=fmt.adapter, static_system_prompt="You are helpful. " * 3,

@@ -410,15 +410,21 @@ class GeminiAdapter(ProviderAdapter):
                     role="system",
                 )
             )
+        # One block per part, not per content: rendering merges adjacent
+        # same-role contents (a tail context joins the last user turn), and
+        # the tokens before the joined part are the same either way.
         for content in request.get("contents") or ():
-            blocks.append(
-                CacheBlock(
-                    key=sha256_hex("content:" + canonical(content)),
-                    tokens=self.count_tokens(content),
-                    kind=_block_kind(content),
-                    role=str(content.get("role", "")),
+            role = str(content.get("role", ""))
+            for i, part in enumerate(_parts(content)):
+                one = {"role": role, "parts": [part]}
+                blocks.append(
+                    CacheBlock(
+                        key=sha256_hex(f"part:{role}:{i == 0}:" + canonical(part)),
+                        tokens=self._part_tokens(part) + (_MESSAGE_OVERHEAD if i == 0 else 0),
+                        kind=_block_kind(one),
+                        role=role,
+                    )
                 )
-            )
         return FlatRequest(provider=self.name, blocks=tuple(blocks))
 
 

@@ -12,7 +12,12 @@ from ._base import Message, ProviderAdapter, RequestParts, TextCounter
 from ._gemini import GeminiAdapter
 from ._openai import OpenAIAdapter
 from ._responses import OpenAIResponsesAdapter
-from ._transformers import ChatTokenizer, PrefixCheck, TransformersAdapter
+from ._transformers import (
+    ChatTokenizer,
+    PrefixCheck,
+    TransformersAdapter,
+    cacheable_message_count,
+)
 
 __all__ = [
     "AnthropicAdapter",
@@ -26,4 +31,5 @@ __all__ = [
     "RequestParts",
     "TextCounter",
     "TransformersAdapter",
+    "cacheable_message_count",
 ]

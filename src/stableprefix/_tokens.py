@@ -20,8 +20,8 @@ neighbours: the class string is read as one big integer ``x``, and
 ``x ^ (x << 8)`` has a bit set wherever a class starts or stops, so the
 popcount of that, masked to one class bit per byte, is twice the number of
 runs. Everything runs in C: ``benchmarks/token_accuracy.py --speed``
-times a 2,000-character message at roughly 10-20 us for English, code or
-JSON and 20-35 us for CJK or mixed scripts on a shared 2-core machine.
+times a 2,000-character message at about 10-20 us for English, code or
+JSON and 15-40 us for CJK or mixed scripts on a shared 2-core machine.
 """
 
 from __future__ import annotations

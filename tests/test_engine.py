@@ -175,7 +175,10 @@ def _model_predictions(prompts: list[list[int]], turns: list[E.Turn]) -> list[in
     model = sim.LlamaCppCache()
     return [
         model.process(
-            E.flat_prompt(ids), now=float(i), output_tokens=len(turn.reply_ids)
+            E.flat_prompt(ids),
+            now=float(i),
+            output_tokens=len(turn.reply_ids),
+            output_token_ids=turn.reply_ids,
         ).cache_read_tokens
         for i, (ids, turn) in enumerate(zip(prompts, turns, strict=True))
     ]
@@ -197,21 +200,7 @@ def test_engine_reuses_prompt_and_generated_tokens(
     assert _within_one(expected, turns), (expected, [t.cached_tokens for t in turns])
 
 
-@pytest.mark.parametrize(
-    "layout",
-    [
-        "naive",
-        "tail",
-        pytest.param(
-            "append",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="LlamaCppCache keeps only the prompt in the slot; the engine also "
-                "reuses the generated tokens that the next request sends back",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("layout", ["naive", "tail", "append"])
 def test_llamacpp_model_matches_engine_request_by_request(
     llama_engine: Any, request: pytest.FixtureRequest, layout: str
 ) -> None:

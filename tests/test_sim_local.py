@@ -192,3 +192,20 @@ def test_simulate_accepts_output_tokens_and_rejects_junk() -> None:
     assert out[0].output_tokens == 12
     with pytest.raises(TypeError, match="tuples"):
         simulate(RadixCache(), [req(A)])  # type: ignore[list-item]
+
+
+def test_llamacpp_slot_keeps_the_generated_tokens_but_the_last() -> None:
+    from stableprefix import CacheBlock, FlatRequest
+    from stableprefix.sim import LlamaCppCache
+
+    def req(*ids: int) -> FlatRequest:
+        return FlatRequest(provider="local", blocks=(
+            CacheBlock(key="p", tokens=len(ids), kind="text", role="user", token_ids=ids),))
+
+    cache = LlamaCppCache()
+    cache.process(req(1, 2, 3, 4), now=0, output_tokens=3, output_token_ids=[7, 8, 9])
+    # the reply (7, 8) comes back in the next prompt: reused; 9 was never evaluated
+    assert cache.process(req(1, 2, 3, 4, 7, 8, 9, 5), now=1).cache_read_tokens == 6
+    plain = LlamaCppCache()
+    plain.process(req(1, 2, 3, 4), now=0, output_tokens=3)
+    assert plain.process(req(1, 2, 3, 4, 7, 8, 9, 5), now=1).cache_read_tokens == 4

@@ -15,6 +15,8 @@ only under-count hits.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from .._blocks import FlatRequest
 from .._usage import CacheUsage
 from ._base import Clock, check_count
@@ -226,13 +228,24 @@ class LlamaCppCache:
             return best
         return min(range(self.slots), key=lambda s: self._last_used[s])
 
-    def process(self, request: FlatRequest, *, now: float, output_tokens: int = 0) -> CacheUsage:
+    def process(
+        self,
+        request: FlatRequest,
+        *,
+        now: float,
+        output_tokens: int = 0,
+        output_token_ids: Sequence[int] | None = None,
+    ) -> CacheUsage:
         """Predict the usage of ``request`` and keep it as its slot's prompt.
 
         Args:
             request: the flattened request.
             now: the time it is sent, in seconds (non-decreasing).
             output_tokens: generated tokens, copied into the usage.
+            output_token_ids: the generated token ids, when known. The engine
+                keeps them in the slot after the prompt (all but the last,
+                which it never evaluates), so a next request that sends the
+                reply back reuses them too.
 
         Returns:
             The predicted usage.
@@ -252,6 +265,10 @@ class LlamaCppCache:
         slot = self._pick(common, total)
         hit = min(common[slot], max(total - 1, 0))
         self._tick += 1
+        if output_token_ids:
+            kept = tuple(int(t) for t in output_token_ids[:-1])
+            if kept:
+                segs = [*segs, Seg("output", 0, len(kept), kept)]
         self._prompts[slot] = segs
         self._last_used[slot] = self._tick
         return _usage(total, hit, output_tokens)

@@ -61,7 +61,7 @@ def rows(runs: Sequence[Run]) -> list[dict[str, Any]]:
     (0.9, 1.0, 1.0)
     """
     best = _best(runs)
-    out = []
+    out: list[dict[str, Any]] = []
     for r in runs:
         u = r.usage
         if r.error is not None:

@@ -120,10 +120,7 @@ def _play_scored(
     providers: Sequence[tuple[str, str | None]],
 ) -> list[Run]:
     runs: list[Run] = []
-    streams: dict[
-        tuple[str, str | None],
-        tuple[list[tuple[FlatRequest, float]], list[int], list[str], list[int]],
-    ] = {}
+    streams: dict[tuple[str, str | None], _Stream | str] = {}
     for name, model in providers:
         sim = SIM_PROVIDERS[name]
         # Anthropic markers depend on the model's minimum; other formats do not.

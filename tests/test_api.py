@@ -13,8 +13,8 @@ CORE_MODULES = [
     "_blocks.py", "_compaction.py", "_config.py", "_errors.py", "_json.py", "_manager.py",
     "_sequence.py", "_state.py", "_tokens.py", "_usage.py", "functional.py",
     "adapters/_base.py", "adapters/_openai.py", "adapters/_anthropic.py",
-    "pricing.py", "sim/_base.py", "sim/_trie.py", "sim/_anthropic.py", "sim/_automatic.py",
-    "sim/_local.py", "sim/_factory.py",
+    "pricing.py", "_token_data.py", "sim/_base.py", "sim/_trie.py", "sim/_anthropic.py",
+    "sim/_automatic.py", "sim/_local.py", "sim/_factory.py",
 ]
 FORBIDDEN = {"socket", "sqlite3", "time", "urllib", "http", "random", "requests", "httpx",
              "subprocess", "asyncio"}
@@ -24,7 +24,7 @@ def test_all_matches_what_is_importable() -> None:
     for module in (stableprefix, stableprefix.adapters):
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name} is in __all__ but missing"
-        subpackages = ("adapters", "functional", "pricing", "sim")
+        subpackages = ("adapters", "functional", "pricing", "sim", "tokens")
         public = {n for n in vars(module) if (not n.startswith("_") and not isinstance(
             getattr(module, n), type(stableprefix))) or n in subpackages}
         exported = set(module.__all__)

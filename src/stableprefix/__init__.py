@@ -7,7 +7,7 @@
 'You are terse.'
 """
 
-from . import adapters, functional, pricing, sim
+from . import adapters, functional, pricing, sim, tokens
 from ._blocks import CacheBlock, FlatRequest
 from ._compaction import CompactionEvent, truncate_oldest
 from ._config import PromptConfig
@@ -72,5 +72,6 @@ __all__ = [
     "new_state",
     "pricing",
     "sim",
+    "tokens",
     "truncate_oldest",
 ]

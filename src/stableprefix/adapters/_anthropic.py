@@ -109,6 +109,7 @@ class AnthropicAdapter(ProviderAdapter):
     """
 
     name: ClassVar[str] = "anthropic"
+    token_family: ClassVar[str] = "anthropic"
     system_in_messages: ClassVar[bool] = False
     results_all_at_once: ClassVar[bool] = True
     first_roles: ClassVar[frozenset[str]] = frozenset({"user"})

@@ -186,14 +186,14 @@ class ProviderAdapter:
         counter: TextCounter | None = getattr(self, "token_counter", None)
         if counter is not None:
             return counter.count_text(text)
-        return estimate_text_tokens(text)
+        return estimate_text_tokens(text, self.token_family)
 
     def count_json_tokens(self, value: Any) -> int:
         """Tokens of a JSON value serialised compactly."""
         counter: TextCounter | None = getattr(self, "token_counter", None)
         if counter is not None:
             return counter.count_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
-        return estimate_json_tokens(value)
+        return estimate_json_tokens(value, self.token_family)
 
     def count_tokens(self, message: Message) -> int:
         """Tokens ``message`` adds to a prompt (content plus framing)."""

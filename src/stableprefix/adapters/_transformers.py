@@ -33,7 +33,7 @@ import importlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._blocks import CacheBlock, FlatRequest
 from .._errors import UnsupportedError
@@ -123,6 +123,9 @@ class TransformersAdapter(OpenAIAdapter):
     >>> len(adapter.token_ids(build_request(s, cfg)))  # + "<assistant>"
     38
     """
+
+    #: Only for content the template cannot render (lists of parts).
+    token_family: ClassVar[str] = "llama"
 
     __slots__ = ("_memo", "tokenizer")
 

@@ -58,11 +58,17 @@ class CompactionEvent:
 
 
 def cut_index(
-    messages: Sequence[Message], counts: Sequence[int], target: int, adapter: ProviderAdapter
+    messages: Sequence[Message],
+    counts: Sequence[int],
+    target: int,
+    adapter: ProviderAdapter,
+    *,
+    keep_last: bool = True,
 ) -> int:
     """First index to keep so that the kept rounds fit ``target`` tokens.
 
-    Keeps at least the newest round; returns 0 when nothing can be dropped.
+    With ``keep_last`` the newest round is always kept; without it every
+    round may go (``len(messages)``). Returns 0 when nothing can be dropped.
 
     >>> from stableprefix import OpenAIAdapter
     >>> msgs = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}] * 3
@@ -70,11 +76,11 @@ def cut_index(
     4
     """
     starts = round_starts(messages, adapter)
-    if len(starts) < 2:
+    if not starts or (keep_last and len(starts) < 2):
         return 0
     kept = 0
     end = len(messages)
-    best = starts[-1]
+    best = starts[-1] if keep_last else end
     for start in reversed(starts):
         kept += sum(counts[start:end])
         end = start
@@ -153,8 +159,8 @@ def run_hook(
     total = sum(fresh_counts)
     if total > budget:
         raise HookError(
-            f"returned {total} tokens, more than max_tokens ({budget}); "
-            "return fewer or shorter messages",
+            f"returned {total} tokens, more than the budget left next to the turn in "
+            f"progress ({budget}); return fewer or shorter messages",
             hook=name,
         )
     removed, added = diff_messages(messages, fresh)

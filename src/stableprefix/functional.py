@@ -144,10 +144,10 @@ def will_run_user_code(work: State, ready: Ready, config: PromptConfig) -> bool:
     )
     if commits and config.transition_hook is not None:
         return True
-    if config.max_tokens is None or not commits:
+    if config.max_tokens is None or not (work["committed_tokens"] or commits):
         return False
-    growth = ready.tokens + (work["recent_tokens"] if mode != "none" else 0)
-    return work["committed_tokens"] + growth > config.max_tokens
+    total = work["committed_tokens"] + work["recent_tokens"] + ready.tokens
+    return total > config.max_tokens
 
 
 def apply_append(
@@ -232,7 +232,10 @@ def _transition_into(work: State, config: PromptConfig) -> None:
 
 
 def _maybe_compact(work: State, config: PromptConfig, events: list[CompactionEvent]) -> None:
-    if config.max_tokens is not None and work["committed_tokens"] > config.max_tokens:
+    # The budget covers history as sent: committed plus the turn in progress,
+    # so a long agent loop sheds the previous task instead of dragging it along.
+    total = work["committed_tokens"] + work["recent_tokens"]
+    if config.max_tokens is not None and work["committed_tokens"] and total > config.max_tokens:
         event = _compact_into(work, config)
         if event is not None:
             events.append(event)
@@ -250,8 +253,13 @@ def _compact_into(work: State, config: PromptConfig) -> CompactionEvent | None:
     before = work["committed_tokens"]
     target = config.compaction_target
     committed, counts = work["committed"], work["committed_counts"]
+    recent = work["recent"]
+    # What history may keep next to the turn in progress; the turn stays whole,
+    # so all older rounds may go when it opens with a user turn of its own.
+    room = max(target - work["recent_tokens"], 0)
+    keep_last = not (recent and config.adapter.is_user_turn(recent[0]))
     if config.compaction_hook is None:
-        cut = cut_index(committed, counts, target, config.adapter)
+        cut = cut_index(committed, counts, room, config.adapter, keep_last=keep_last)
         if cut == 0:
             return None
         removed: tuple[Message, ...] = tuple(committed[:cut])
@@ -264,8 +272,8 @@ def _compact_into(work: State, config: PromptConfig) -> CompactionEvent | None:
             config.compaction_hook,
             committed,
             counts,
-            target=target,
-            budget=config.max_tokens,
+            target=room,
+            budget=max(config.max_tokens - work["recent_tokens"], room),
             pending=in_history,
             adapter=config.adapter,
         )

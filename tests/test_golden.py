@@ -83,8 +83,8 @@ CASES: list[Case] = [
      append_context),
     ("bare", OA, {"static_system_prompt": ""}, bare),
     ("summary", OA, {"tools": [OA.tool()]}, summary),
-    ("keyed_retention", OA, {"adapter": OpenAIAdapter(prompt_cache_retention="24h",
-                                                      context_role="developer")}, keyed),
+    ("keyed_retention", OA, {"adapter": OpenAIAdapter(
+        prompt_cache_retention="24h", context_role="developer", cache_key_buckets=16)}, keyed),
     ("chat_tail", AN, {}, chat),
     ("chat_before_recent", AN, {"dynamic_position": "before_recent",
                                 "transition_mode": "manual"}, chat),

@@ -133,7 +133,7 @@ def test_golden_roles_and_cache_key() -> None:
 
 
 def test_golden_cache_key_from_the_conversation_key_and_retention() -> None:
-    adapter = OpenAIResponsesAdapter(prompt_cache_retention="24h")
+    adapter = OpenAIResponsesAdapter(prompt_cache_retention="24h", cache_key_buckets=8)
     c = cfg(adapter=adapter)
     s = F.append_message(new_state(key="chat-42"), user("Hi"), c)
     req = F.build_request(s, c)

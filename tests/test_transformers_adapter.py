@@ -359,7 +359,7 @@ def test_requests_for_local_engines_carry_no_cache_routing_key(
     adapter: TransformersAdapter,
 ) -> None:
     keyed = new_state(key="chat-42")
-    for chosen in (adapter, OpenAIAdapter()):
+    for chosen in (adapter, OpenAIAdapter(cache_key_buckets=4)):
         config = PromptConfig(static_system_prompt=SYSTEM, adapter=chosen)
         state = F.append_message(keyed, {"role": "user", "content": "Hi"}, config)
         request = F.build_request(state, config)

@@ -33,6 +33,49 @@ _TOOL_CALL_OVERHEAD = 8
 _IMAGE_TOKENS = 765
 
 
+def check_cache_options(key: object, buckets: object, retention: object) -> None:
+    """Validate the prompt-cache options shared by the OpenAI adapters."""
+    if key is not None and (not isinstance(key, str) or not key):
+        raise ValueError("prompt_cache_key must be a non-empty string or None")
+    if buckets is not None and (isinstance(buckets, bool) or not isinstance(buckets, int)
+                                or buckets < 1):
+        raise ValueError(f"cache_key_buckets must be an int >= 1 or None, got {buckets!r}")
+    if key is not None and buckets is not None:
+        raise ValueError("set prompt_cache_key or cache_key_buckets, not both")
+    if retention not in _RETENTIONS:
+        raise ValueError(
+            f"prompt_cache_retention must be 'in_memory', '24h' or None, got {retention!r}"
+        )
+
+
+def derive_cache_key(
+    fixed: str | None, buckets: int | None, conversation_key: str | None
+) -> str | None:
+    """The ``prompt_cache_key`` for a conversation, by the rule both OpenAI adapters use.
+
+    OpenAI routes a request by a hash of its first ~256 tokens plus this key,
+    and a prefix+key pair past about 15 requests a minute overflows to other
+    machines. With no key, every conversation sharing the tools and system
+    prompt lands on the machine that caches them (best at low traffic). With
+    ``buckets`` the conversations are spread over that many keys, each
+    conversation always in the same one (hashed, so no id leaves your
+    system): pick it near your peak requests per minute divided by 15.
+
+    >>> derive_cache_key(None, None, "chat-42") is None
+    True
+    >>> derive_cache_key(None, 8, "chat-42") == derive_cache_key(None, 8, "chat-42")
+    True
+    >>> derive_cache_key("fixed", None, "chat-42")
+    'fixed'
+    """
+    if fixed is not None:
+        return fixed
+    if buckets is None:
+        return None
+    digest = sha256_hex(conversation_key or "")
+    return f"sp-{int(digest[:12], 16) % buckets}-of-{buckets}"
+
+
 def _fail(msg: str, index: int, role: str | None, path: str = "$") -> InvalidMessageError:
     return InvalidMessageError(msg, index=index, role=role, path=path)
 
@@ -46,10 +89,10 @@ class OpenAIAdapter(ProviderAdapter):
             ``"user"`` (servers whose chat template rejects a late system
             message).
         prompt_cache_key: a fixed ``prompt_cache_key`` for every request.
-            When unset and the state has a ``key`` (``new_state(key=...)``),
-            one is derived from it: a hash, so no user id leaves your
-            system, and stable, so a conversation keeps hitting the machine
-            that holds its prefix (without a key, hit rates fall under load).
+        cache_key_buckets: spread conversations over this many keys, each
+            conversation (the state's ``key``) always in the same one; see
+            ``derive_cache_key``. Unset: no key, so conversations share the
+            cached tools and system prompt (best below ~15 requests/minute).
         prompt_cache_retention: ``"in_memory"`` or ``"24h"`` (extended
             caching), passed through; unset leaves the provider default.
         token_counter: an exact counter (e.g. ``TiktokenCounter()``);
@@ -68,47 +111,43 @@ class OpenAIAdapter(ProviderAdapter):
     results_all_at_once: ClassVar[bool] = False
     first_roles: ClassVar[frozenset[str]] = frozenset({"system", "developer", "user", "assistant"})
 
-    __slots__ = ("context_role", "prompt_cache_key", "prompt_cache_retention", "token_counter")
+    __slots__ = (
+        "cache_key_buckets",
+        "context_role",
+        "prompt_cache_key",
+        "prompt_cache_retention",
+        "token_counter",
+    )
 
     def __init__(
         self,
         *,
         context_role: str = "system",
         prompt_cache_key: str | None = None,
+        cache_key_buckets: int | None = None,
         prompt_cache_retention: str | None = None,
         token_counter: TextCounter | None = None,
     ) -> None:
         if context_role not in _CONTEXT_ROLES:
             raise ValueError(f"context_role must be one of {_CONTEXT_ROLES}, got {context_role!r}")
-        if prompt_cache_key is not None and (
-            not isinstance(prompt_cache_key, str) or not prompt_cache_key
-        ):
-            raise ValueError("prompt_cache_key must be a non-empty string or None")
-        if prompt_cache_retention not in _RETENTIONS:
-            raise ValueError(
-                f"prompt_cache_retention must be 'in_memory', '24h' or None, "
-                f"got {prompt_cache_retention!r}"
-            )
+        check_cache_options(prompt_cache_key, cache_key_buckets, prompt_cache_retention)
         if token_counter is not None and not callable(getattr(token_counter, "count_text", None)):
             raise TypeError("token_counter needs a count_text(text) -> int method")
         self.context_role = context_role
         self.prompt_cache_key = prompt_cache_key
+        self.cache_key_buckets = cache_key_buckets
         self.prompt_cache_retention = prompt_cache_retention
         self.token_counter = token_counter
 
     def cache_key(self, conversation_key: str | None) -> str | None:
         """The ``prompt_cache_key`` to send for a conversation (``None``: none).
 
-        >>> OpenAIAdapter().cache_key("chat-42")
-        'sp-...'
-        >>> OpenAIAdapter(prompt_cache_key="fixed").cache_key("chat-42")
-        'fixed'
+        >>> OpenAIAdapter().cache_key("chat-42") is None
+        True
+        >>> OpenAIAdapter(cache_key_buckets=4).cache_key("chat-42")
+        'sp-...-of-4'
         """
-        if self.prompt_cache_key is not None:
-            return self.prompt_cache_key
-        if conversation_key is None:
-            return None
-        return "sp-" + sha256_hex(conversation_key)[:32]
+        return derive_cache_key(self.prompt_cache_key, self.cache_key_buckets, conversation_key)
 
     # ----------------------------------------------------------------- messages
 

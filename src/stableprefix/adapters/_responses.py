@@ -33,13 +33,13 @@ from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError
 from .._json import canonical, sha256_hex
 from ._base import Message, ProviderAdapter, RequestParts, TextCounter
+from ._openai import check_cache_options, derive_cache_key
 
 __all__ = ["OpenAIResponsesAdapter"]
 
 _ROLES = ("user", "assistant", "system", "developer")
 _SYSTEM_ROLES = ("developer", "system")
 _CONTEXT_ROLES = ("developer", "system", "user")
-_RETENTIONS = (None, "in_memory", "24h")
 _INPUT_PARTS = frozenset({"input_text", "input_image", "input_file", "input_audio"})
 _OUTPUT_PARTS = frozenset({"output_text", "refusal"})
 # Client-executed tool calls and the item type that answers each, by call_id.
@@ -78,10 +78,9 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         context_role: role of the item carrying the dynamic context:
             ``"developer"`` (default), ``"system"`` or ``"user"``.
         prompt_cache_key: a fixed ``prompt_cache_key`` for every request.
-            When unset and the state has a ``key`` (``new_state(key=...)``),
-            one is derived from it exactly as ``OpenAIAdapter`` does (a
-            hash), so OpenAI routes a conversation's requests to the
-            machines that hold its cached prefix.
+        cache_key_buckets: spread conversations over this many keys, by the
+            state's ``key``, exactly as ``OpenAIAdapter`` does (see
+            ``derive_cache_key`` in ``stableprefix.adapters``).
         prompt_cache_retention: ``"in_memory"`` or ``"24h"``, passed
             through; unset leaves the provider default.
         token_counter: an exact counter (e.g. ``TiktokenCounter()``);
@@ -109,6 +108,7 @@ class OpenAIResponsesAdapter(ProviderAdapter):
     first_roles: ClassVar[frozenset[str]] = frozenset(_ROLES)
 
     __slots__ = (
+        "cache_key_buckets",
         "context_role",
         "prompt_cache_key",
         "prompt_cache_retention",
@@ -122,6 +122,7 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         system_role: str = "developer",
         context_role: str = "developer",
         prompt_cache_key: str | None = None,
+        cache_key_buckets: int | None = None,
         prompt_cache_retention: str | None = None,
         token_counter: TextCounter | None = None,
     ) -> None:
@@ -129,36 +130,23 @@ class OpenAIResponsesAdapter(ProviderAdapter):
             raise ValueError(f"system_role must be one of {_SYSTEM_ROLES}, got {system_role!r}")
         if context_role not in _CONTEXT_ROLES:
             raise ValueError(f"context_role must be one of {_CONTEXT_ROLES}, got {context_role!r}")
-        if prompt_cache_key is not None and (
-            not isinstance(prompt_cache_key, str) or not prompt_cache_key
-        ):
-            raise ValueError("prompt_cache_key must be a non-empty string or None")
-        if prompt_cache_retention not in _RETENTIONS:
-            raise ValueError(
-                "prompt_cache_retention must be 'in_memory', '24h' or None, "
-                f"got {prompt_cache_retention!r}"
-            )
+        check_cache_options(prompt_cache_key, cache_key_buckets, prompt_cache_retention)
         if token_counter is not None and not callable(getattr(token_counter, "count_text", None)):
             raise TypeError("token_counter needs a count_text(text) -> int method")
         self.system_role = system_role
         self.context_role = context_role
         self.prompt_cache_key = prompt_cache_key
+        self.cache_key_buckets = cache_key_buckets
         self.prompt_cache_retention = prompt_cache_retention
         self.token_counter = token_counter
 
     def cache_key(self, conversation_key: str | None) -> str | None:
         """The ``prompt_cache_key`` to send for a conversation (``None``: none).
 
-        >>> OpenAIResponsesAdapter().cache_key("chat-42")
-        'sp-...'
         >>> OpenAIResponsesAdapter(prompt_cache_key="fixed").cache_key("chat-42")
         'fixed'
         """
-        if self.prompt_cache_key is not None:
-            return self.prompt_cache_key
-        if conversation_key is None:
-            return None
-        return "sp-" + sha256_hex(conversation_key)[:32]
+        return derive_cache_key(self.prompt_cache_key, self.cache_key_buckets, conversation_key)
 
     # ----------------------------------------------------------------- messages
 

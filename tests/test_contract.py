@@ -59,7 +59,7 @@ def test_nothing_is_built_or_moved_while_a_call_awaits(fmt: Fmt) -> None:
 
 
 @every
-@pytest.mark.parametrize("position", ["tail", "before_recent", "append"])
+@pytest.mark.parametrize("position", ["auto", "tail", "before_recent", "append"])
 def test_requests_only_grow_between_compactions(fmt: Fmt, position: str) -> None:
     cfg = config_for(fmt, transition_mode="agent_cycle", dynamic_position=position,
                      tools=[fmt.tool()])

@@ -98,9 +98,10 @@ def test_anthropic_sdk_reads_cache_reads(llama_engine: Any) -> None:
 
 @pytest.fixture(scope="module")
 def append_turns(llama_engine: Any) -> list[E.Turn]:
-    # The default configuration, except the dynamic position: "append" is
-    # passed explicitly until the library's default placement is settled.
-    config = PromptConfig(static_system_prompt=E.STATIC_SYSTEM_PROMPT, dynamic_position="append")
+    # The library's default configuration: dynamic_position="auto" keeps a
+    # one-line context in the turn, which makes every prompt append-only.
+    config = PromptConfig(static_system_prompt=E.STATIC_SYSTEM_PROMPT)
+    assert config.dynamic_position == "auto"
     return E.play_conversation(llama_engine, E.stableprefix_layout(config))
 
 

@@ -76,7 +76,7 @@ ops = st.lists(
         st.tuples(st.just("call"), st.integers(1, 3)),
         st.tuples(st.just("results"), st.integers(0, 60)),
         st.tuples(st.just("bad_result"), st.just(0)),
-        st.tuples(st.just("build"), st.integers(0, 3)),
+        st.tuples(st.just("build"), st.integers(0, 4)),
         st.tuples(st.just("transition"), st.just(0)),
         st.tuples(st.just("compact"), st.just(0)),
         st.tuples(st.just("summary"), st.integers(0, 2)),
@@ -87,7 +87,7 @@ ops = st.lists(
 configs = st.fixed_dictionaries({
     "fmt": st.sampled_from(range(len(ALL_FORMATS))),
     "transition_mode": st.sampled_from(["none", "manual", "agent_cycle"]),
-    "dynamic_position": st.sampled_from(["tail", "before_recent", "append"]),
+    "dynamic_position": st.sampled_from(["auto", "tail", "before_recent", "append"]),
     "max_tokens": st.sampled_from([None, 60, 120, 300, 1500]),
     "compaction_hook": st.sampled_from([0, 0, 1, 2, 3]),
     "transition_hook": st.sampled_from([0, 0, 1, 2]),
@@ -184,7 +184,7 @@ def _step(op: tuple[str, int], fmt: Fmt, state: Any, cfg: PromptConfig, model: M
             kind = "user"
         else:
             kind = ["call", "answer", "build", "build"][n % 4]
-            n = {"call": 1 + n % 3, "answer": n, "build": n % 4}[kind]
+            n = {"call": 1 + n % 3, "answer": n, "build": n % 5}[kind]
     if kind in ("user", "answer", "call", "results", "bad_result"):
         if kind == "user":
             batch = [fmt.user(f"user says {n} " + "blah " * (3 * n))]
@@ -202,7 +202,8 @@ def _step(op: tuple[str, int], fmt: Fmt, state: Any, cfg: PromptConfig, model: M
         model.appended.extend(batch)
         return new
     if kind == "build":
-        ctx = [None, "clock: 10:00", "clock: 10:01", "user: alice"][n]
+        big = "retrieved passage about orders and parcels. " * 60  # "auto" puts it at the tail
+        ctx = [None, "clock: 10:00", "clock: 10:01", "user: alice", big][n]
         before = len(state["committed"]) + len(state["recent"])
         new, request = F.build_turn(state, cfg, ctx)
         pm_request = pm.build_request(ctx)

@@ -23,12 +23,12 @@ if TYPE_CHECKING:
 __all__ = ["CompactionHook", "PromptConfig", "TransitionHook"]
 
 TransitionMode = Literal["none", "manual", "agent_cycle"]
-DynamicPosition = Literal["tail", "before_recent", "append"]
+DynamicPosition = Literal["auto", "tail", "before_recent", "append"]
 CompactionHook = Callable[[list[Message], int, ProviderAdapter], list[Message]]
 TransitionHook = Callable[[list[Message]], list[Message]]
 
 _MODES = ("none", "manual", "agent_cycle")
-_POSITIONS = ("tail", "before_recent", "append")
+_POSITIONS = ("auto", "tail", "before_recent", "append")
 
 
 def _check_callable(name: str, value: object) -> None:
@@ -55,7 +55,13 @@ class PromptConfig:
         transition_hook: ``hook(messages) -> messages`` rewriting messages on
             their way into history.
         dynamic_position: where the dynamic context goes: ``"tail"``,
-            ``"before_recent"`` or ``"append"`` (kept in the turn).
+            ``"before_recent"``, ``"append"`` (kept in the turn), or
+            ``"auto"`` (the default): ``"append"`` for a context of at most
+            ``append_context_max_tokens`` tokens, ``"tail"`` for a larger
+            one. Small contexts that change often (a clock, user state) are
+            cheapest appended; large rotating ones (retrieved chunks) at the
+            tail, where they do not pile up in history.
+        append_context_max_tokens: the ``"auto"`` threshold (default 256).
         on_compaction: called with a ``CompactionEvent`` after each compaction.
 
     Raises:
@@ -79,7 +85,8 @@ class PromptConfig:
     compaction_target: int | None = None
     compaction_hook: CompactionHook | None = None
     transition_hook: TransitionHook | None = None
-    dynamic_position: DynamicPosition = "tail"
+    dynamic_position: DynamicPosition = "auto"
+    append_context_max_tokens: int = 256
     on_compaction: Callable[[CompactionEvent], object] | None = None
     _prefix_hash: str = field(init=False, repr=False, compare=False, default="")
     _static_tokens: int = field(init=False, repr=False, compare=False, default=0)
@@ -121,6 +128,13 @@ class PromptConfig:
             )
 
     def _check_budget(self) -> None:
+        limit = self.append_context_max_tokens
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise TypeError("PromptConfig.append_context_max_tokens must be an int, got "
+                            f"{type(limit).__name__}")
+        if limit < 0:
+            raise InvalidConfigError(f"must be >= 0, got {limit}",
+                                     field="append_context_max_tokens")
         for name in ("max_tokens", "compaction_target"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
@@ -191,5 +205,6 @@ _FIELDS = (
     "compaction_hook",
     "transition_hook",
     "dynamic_position",
+    "append_context_max_tokens",
     "on_compaction",
 )

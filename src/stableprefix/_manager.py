@@ -74,8 +74,8 @@ class PromptManager:
     >>> [m["role"] for m in pm.build_request("time: 10:00")["messages"]]
     ['system', 'user', 'system']
     >>> pm.append({"role": "assistant", "content": "Hello!"})
-    >>> len(pm.state["committed"])
-    2
+    >>> [m["role"] for m in pm.state["committed"]]  # the small context stays in the turn
+    ['user', 'system', 'assistant']
     """
 
     def __init__(self, config: PromptConfig, state: State | None = None) -> None:

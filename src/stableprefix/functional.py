@@ -48,6 +48,7 @@ __all__ = [
     "build_turn",
     "compact",
     "compact_with_event",
+    "effective_position",
     "prefix_fingerprint",
     "record_context",
     "transition",
@@ -486,11 +487,29 @@ def record_context(state: State, text: str | None, config: PromptConfig) -> Stat
     return work
 
 
+def effective_position(config: PromptConfig, text: str | None) -> str:
+    """Where ``text`` goes this time: ``config.dynamic_position``, resolved for ``"auto"``.
+
+    ``"auto"`` appends a context of at most ``config.append_context_max_tokens``
+    tokens to the turn and puts a larger one at the tail.
+
+    >>> from stableprefix import PromptConfig
+    >>> effective_position(PromptConfig(), "Now: 09:30"), effective_position(
+    ...     PromptConfig(), "retrieved passage " * 200)
+    ('append', 'tail')
+    """
+    if config.dynamic_position != "auto":
+        return config.dynamic_position
+    if not text or config.adapter.count_text_tokens(text) <= config.append_context_max_tokens:
+        return "append"
+    return "tail"
+
+
 def validate_context(state: State, text: str | None, config: PromptConfig) -> Ready | None:
     """Phase one of ``record_context``; ``None`` when nothing is to be kept."""
     if text is not None and not isinstance(text, str):
         raise TypeError(f"the dynamic context must be a str or None, got {type(text).__name__}")
-    if config.dynamic_position != "append" or not text or text == state["context"]:
+    if not text or text == state["context"] or effective_position(config, text) != "append":
         return None
     if state["pending"]:
         raise PendingToolCallError(
@@ -511,7 +530,11 @@ def apply_context(
 
 
 def _parts(
-    state: State, config: PromptConfig, context: str | None, recent: list[Message] | None = None
+    state: State,
+    config: PromptConfig,
+    context: str | None,
+    recent: list[Message] | None = None,
+    position: str = "tail",
 ) -> RequestParts:
     return RequestParts(
         tools=tuple(config.tools),
@@ -519,7 +542,7 @@ def _parts(
         history=state["committed"],
         recent=state["recent"] if recent is None else recent,
         context=context,
-        position=config.dynamic_position,
+        position=position,
         conversation_key=state["key"],
         static_tokens=config.static_tokens,
         history_tokens=state["committed_tokens"],
@@ -539,14 +562,19 @@ def _request_parts(state: State, config: PromptConfig, dynamic: str | None) -> R
             "cannot build a request while tool calls await results; append the tool results first",
             pending=state["pending"],
         )
-    if config.dynamic_position == "append":
-        if dynamic and dynamic != state["context"]:
+    position = effective_position(config, dynamic)
+    if position == "append" and dynamic and dynamic != state["context"]:
+        if config.dynamic_position == "append":
             raise ContextError(
                 "with dynamic_position='append' the context is kept in the turn: call "
                 "record_context(state, text, config) first, or build_turn(), which does both"
             )
+        # "auto" and a context nobody recorded: the tail is the layout that
+        # needs no state change (build_turn and the manager record it instead).
+        position = "tail"
+    elif position == "append":
         dynamic = None
-    return _parts(state, config, dynamic or None)
+    return _parts(state, config, dynamic or None, position=position)
 
 
 def build_request(
@@ -557,7 +585,8 @@ def build_request(
     ``client.chat.completions.create(model=..., **request)`` for OpenAI,
     ``client.messages.create(model=..., max_tokens=..., **request)`` for
     Anthropic. The request shares message objects with the state: treat it
-    as read-only.
+    as read-only. A context that ``"auto"`` would keep in the turn goes to
+    the tail unless it was recorded; ``build_turn`` records and builds.
 
     Raises:
         PendingToolCallError: tool calls await results.

@@ -10,7 +10,7 @@ Pick the adapter of the API you call and pass it to ``PromptConfig``:
 from ._anthropic import AnthropicAdapter
 from ._base import Message, ProviderAdapter, RequestParts, TextCounter
 from ._gemini import GeminiAdapter
-from ._openai import OpenAIAdapter
+from ._openai import OpenAIAdapter, derive_cache_key
 from ._responses import OpenAIResponsesAdapter
 from ._transformers import (
     ChatTokenizer,
@@ -32,4 +32,5 @@ __all__ = [
     "TextCounter",
     "TransformersAdapter",
     "cacheable_message_count",
+    "derive_cache_key",
 ]

@@ -97,11 +97,17 @@ def test_anthropic_sdk_reads_cache_reads(llama_engine: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def append_turns(llama_engine: Any) -> list[E.Turn]:
-    # The library's default configuration: dynamic_position="auto" keeps a
-    # one-line context in the turn, which makes every prompt append-only.
+def default_turns(llama_engine: Any) -> list[E.Turn]:
+    # The library's default configuration, untouched (dynamic_position="auto",
+    # which for the OpenAI adapter puts the context at the tail).
     config = PromptConfig(static_system_prompt=E.STATIC_SYSTEM_PROMPT)
-    assert config.dynamic_position == "auto"
+    assert config.dynamic_position == "auto" and config.transition_mode == "none"
+    return E.play_conversation(llama_engine, E.stableprefix_layout(config))
+
+
+@pytest.fixture(scope="module")
+def append_turns(llama_engine: Any) -> list[E.Turn]:
+    config = PromptConfig(static_system_prompt=E.STATIC_SYSTEM_PROMPT, dynamic_position="append")
     return E.play_conversation(llama_engine, E.stableprefix_layout(config))
 
 
@@ -110,11 +116,19 @@ def naive_turns(llama_engine: Any) -> list[E.Turn]:
     return E.play_conversation(llama_engine, E.naive_layout())
 
 
-def test_stableprefix_conversation_is_mostly_cached(append_turns: list[E.Turn]) -> None:
-    assert len(append_turns) == 8
-    assert append_turns[0].cached_tokens == 0
-    share = E.cached_share(append_turns[1:])
-    assert share >= 0.88, [(t.prompt_tokens, t.cached_tokens) for t in append_turns]
+def test_the_default_configuration_is_mostly_cached(default_turns: list[E.Turn]) -> None:
+    assert len(default_turns) == 8
+    assert default_turns[0].cached_tokens == 0
+    share = E.cached_share(default_turns[1:])
+    assert share >= 0.88, [(t.prompt_tokens, t.cached_tokens) for t in default_turns]
+
+
+def test_appending_the_context_is_cached_even_more(
+    default_turns: list[E.Turn], append_turns: list[E.Turn]
+) -> None:
+    # A local engine reuses the reply it generated after an appended context
+    # (what "auto" does for TransformersAdapter).
+    assert E.cached_share(append_turns[1:]) > E.cached_share(default_turns[1:])
 
 
 def test_append_prompts_grow_by_appending_tokens(
@@ -126,9 +140,11 @@ def test_append_prompts_grow_by_appending_tokens(
         assert after[: len(before)] == before
 
 
-def test_naive_layout_is_cached_less(append_turns: list[E.Turn], naive_turns: list[E.Turn]) -> None:
+def test_naive_layout_is_cached_less(
+    default_turns: list[E.Turn], naive_turns: list[E.Turn]
+) -> None:
     naive = E.cached_share(naive_turns[1:])
-    ours = E.cached_share(append_turns[1:])
+    ours = E.cached_share(default_turns[1:])
     assert naive < ours, (naive, ours)
     # The naive prompt changes right after the static system prompt, so no
     # turn can reuse more than that part.

@@ -56,11 +56,11 @@ class PromptConfig:
             their way into history.
         dynamic_position: where the dynamic context goes: ``"tail"``,
             ``"before_recent"``, ``"append"`` (kept in the turn), or
-            ``"auto"`` (the default): ``"append"`` for a context of at most
-            ``append_context_max_tokens`` tokens, ``"tail"`` for a larger
-            one. Small contexts that change often (a clock, user state) are
-            cheapest appended; large rotating ones (retrieved chunks) at the
-            tail, where they do not pile up in history.
+            ``"auto"`` (the default): ``"tail"``, except that for an adapter
+            whose engine caches its own generated tokens (a local engine,
+            ``TransformersAdapter``) a context of at most
+            ``append_context_max_tokens`` tokens is kept in the turn. See
+            ``functional.effective_position`` for the measurements behind it.
         append_context_max_tokens: the ``"auto"`` threshold (default 256).
         on_compaction: called with a ``CompactionEvent`` after each compaction.
 

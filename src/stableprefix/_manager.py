@@ -4,9 +4,12 @@ Approach: the manager owns its state exclusively. Each operation first runs
 the functional *validate* phase against it without changing anything. When
 applying cannot call user code (no hook, no compaction), the change is made
 in place: appending to a list cannot fail, so nothing is ever half-applied
-and a turn costs O(1) however long the history. Otherwise the change runs
-on a copy that is swapped in only after every step, including delivery of
-compaction events, succeeded. One lock serialises all of it.
+and a turn costs O(1) however long the history. On that path the messages
+newly committed are folded into ``history_hash`` lazily, the first time
+anything reads the state, so a turn does not pay for hashing it may never
+need. Otherwise the change runs on a copy that is swapped in only after
+every step, including delivery of compaction events, succeeded. One lock
+serialises all of it.
 """
 
 from __future__ import annotations
@@ -74,8 +77,8 @@ class PromptManager:
     >>> [m["role"] for m in pm.build_request("time: 10:00")["messages"]]
     ['system', 'user', 'system']
     >>> pm.append({"role": "assistant", "content": "Hello!"})
-    >>> [m["role"] for m in pm.state["committed"]]  # the small context stays in the turn
-    ['user', 'system', 'assistant']
+    >>> [m["role"] for m in pm.state["committed"]]  # the context is never committed
+    ['user', 'assistant']
     """
 
     def __init__(self, config: PromptConfig, state: State | None = None) -> None:
@@ -84,6 +87,24 @@ class PromptManager:
         self._config = config
         self._lock = threading.RLock()
         self._state: State = new_state() if state is None else _adopt(state, config)
+        self._unhashed = 0  # committed messages not yet folded into history_hash
+
+    def _settled(self) -> State:
+        """The state with ``history_hash`` brought up to date (call under the lock)."""
+        if self._unhashed:
+            F.extend_hash(self._state, self._unhashed)
+            self._unhashed = 0
+        return self._state
+
+    def _apply_fast(self, ready: F.Ready, *, context: bool = False) -> None:
+        """Apply in place a change that runs no user code (call under the lock)."""
+        state = self._state
+        before = len(state["committed"])
+        if context:
+            F.apply_context(state, ready, self._config, [], chain=False)
+        else:
+            F.apply_append(state, ready, self._config, [], chain=False)
+        self._unhashed += len(state["committed"]) - before
 
     @classmethod
     def _from_owned(cls, config: PromptConfig, state: State) -> PromptManager:
@@ -114,13 +135,13 @@ class PromptManager:
     def state(self) -> State:
         """A deep copy of the current state; changing it cannot affect the manager."""
         with self._lock:
-            snapshot: State = copy_json(self._state)
+            snapshot: State = copy_json(self._settled())
         return snapshot
 
     def dumps(self) -> str:
         """The state as JSON text (see ``stableprefix.dumps``)."""
         with self._lock:
-            return dumps(self._state)
+            return dumps(self._settled())
 
     # -------------------------------------------------------------- changes
 
@@ -132,7 +153,12 @@ class PromptManager:
         >>> pm.committed_tokens > 0
         True
         """
-        self.extend([message])
+        with self._lock:
+            ready = F.validate_append(self._state, message, self._config, 0)
+            if F.will_run_user_code(self._state, ready, self._config):
+                self._state = F.append_messages(self._settled(), [message], self._config)
+            else:
+                self._apply_fast(ready)
 
     def extend(self, messages: Iterable[Any]) -> None:
         """Append several messages: all of them, or none on error.
@@ -155,11 +181,10 @@ class PromptManager:
                 readies.append(ready)
                 pending, empty = ready.pending, False
             if self._in_place(readies):
-                sink: list[CompactionEvent] = []
                 for ready in readies:
-                    F.apply_append(state, ready, cfg, sink)
+                    self._apply_fast(ready)
                 return
-            self._state = F.append_messages(state, batch, cfg)
+            self._state = F.append_messages(self._settled(), batch, cfg)
 
     def _in_place(self, readies: list[F.Ready]) -> bool:
         """Whether the batch can be applied without any user code running."""
@@ -173,7 +198,7 @@ class PromptManager:
     def transition(self) -> None:
         """Move the recent turn into committed history (see ``functional.transition``)."""
         with self._lock:
-            self._state = F.transition(self._state, self._config)
+            self._state = F.transition(self._settled(), self._config)
 
     def compact(self) -> CompactionEvent | None:
         """Compact committed history to the target now; return the event (also delivered).
@@ -183,7 +208,7 @@ class PromptManager:
         True
         """
         with self._lock:
-            work, event = F.compact_with_event(self._state, self._config)
+            work, event = F.compact_with_event(self._settled(), self._config)
             F._deliver([event] if event else [], self._config, None)
             self._state = work
             return event
@@ -195,15 +220,15 @@ class PromptManager:
             if ready is None:
                 return
             if not F.will_run_user_code(self._state, ready, self._config):
-                F.apply_context(self._state, ready, self._config, [])
+                self._apply_fast(ready, context=True)
                 return
-            self._state = F.record_context(self._state, text, self._config)
+            self._state = F.record_context(self._settled(), text, self._config)
 
     def apply_summary(self, summary_text: str, *, keep_last_rounds: int = 2) -> None:
         """Fold older rounds into a summary (see ``functional.apply_summary``)."""
         with self._lock:
             self._state = F.apply_summary(
-                self._state, summary_text, self._config, keep_last_rounds=keep_last_rounds
+                self._settled(), summary_text, self._config, keep_last_rounds=keep_last_rounds
             )
 
     # --------------------------------------------------------------- builds
@@ -248,9 +273,9 @@ class PromptManager:
     def fingerprint(self) -> str:
         """The prefix fingerprint (see ``functional.prefix_fingerprint``)."""
         with self._lock:
-            return F.prefix_fingerprint(self._state, self._config)
+            return F.prefix_fingerprint(self._settled(), self._config)
 
     def snapshot(self) -> State:
         """A cheap copy of the state sharing message objects (do not modify them)."""
         with self._lock:
-            return copy_state(self._state)
+            return copy_state(self._settled())

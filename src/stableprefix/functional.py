@@ -125,14 +125,25 @@ def validate_append(
     return Ready(message, adapter.count_tokens(message), after)
 
 
-def _commit(work: State, messages: list[Message], counts: list[int]) -> None:
-    h = work["history_hash"]
-    for m in messages:
-        h = chain_hash(h, m)
+def _commit(work: State, messages: list[Message], counts: list[int], chain: bool) -> None:
+    """Append to committed history; ``chain=False`` leaves the hash for the caller."""
+    if chain:
+        h = work["history_hash"]
+        for m in messages:
+            h = chain_hash(h, m)
+        work["history_hash"] = h
     work["committed"].extend(messages)
     work["committed_counts"].extend(counts)
     work["committed_tokens"] += sum(counts)
-    work["history_hash"] = h
+
+
+def extend_hash(state: State, count: int) -> None:
+    """Fold the last ``count`` committed messages into ``history_hash`` (in place)."""
+    h = state["history_hash"]
+    committed = state["committed"]
+    for m in committed[len(committed) - count :]:
+        h = chain_hash(h, m)
+    state["history_hash"] = h
 
 
 def will_run_user_code(work: State, ready: Ready, config: PromptConfig) -> bool:
@@ -152,16 +163,26 @@ def will_run_user_code(work: State, ready: Ready, config: PromptConfig) -> bool:
 
 
 def apply_append(
-    work: State, ready: Ready, config: PromptConfig, events: list[CompactionEvent]
+    work: State,
+    ready: Ready,
+    config: PromptConfig,
+    events: list[CompactionEvent],
+    *,
+    chain: bool = True,
 ) -> None:
-    """Phase two of an append, on a state the caller may change."""
+    """Phase two of an append, on a state the caller may change.
+
+    ``chain=False`` (the manager's fast path, where no compaction can run)
+    leaves newly committed messages out of ``history_hash``; the caller
+    folds them in with ``extend_hash`` before anyone reads the state.
+    """
     work["format"] = config.adapter.name
     work["pending"] = list(ready.pending)
     if config.transition_mode == "none":
         messages, counts = [ready.message], [ready.tokens]
         if config.transition_hook is not None:
             messages, counts = _run_transition_hook(messages, counts, config, work)
-        _commit(work, messages, counts)
+        _commit(work, messages, counts, chain)
     else:
         work["recent"].append(ready.message)
         work["recent_counts"].append(ready.tokens)
@@ -171,7 +192,7 @@ def apply_append(
             and not ready.pending
             and config.adapter.is_final_answer(ready.message)
         ):
-            _transition_into(work, config)
+            _transition_into(work, config, chain=chain)
     _maybe_compact(work, config, events)
 
 
@@ -213,7 +234,7 @@ def _run_transition_hook(
     return fresh, fresh_counts
 
 
-def _transition_into(work: State, config: PromptConfig) -> None:
+def _transition_into(work: State, config: PromptConfig, *, chain: bool = True) -> None:
     if not work["recent"]:
         return
     if work["pending"]:
@@ -225,7 +246,7 @@ def _transition_into(work: State, config: PromptConfig) -> None:
     messages, counts = work["recent"], work["recent_counts"]
     if config.transition_hook is not None:
         messages, counts = _run_transition_hook(messages, counts, config, work)
-    _commit(work, list(messages), list(counts))
+    _commit(work, list(messages), list(counts), chain)
     work["recent"], work["recent_counts"], work["recent_tokens"] = [], [], 0
 
 
@@ -490,17 +511,28 @@ def record_context(state: State, text: str | None, config: PromptConfig) -> Stat
 def effective_position(config: PromptConfig, text: str | None) -> str:
     """Where ``text`` goes this time: ``config.dynamic_position``, resolved for ``"auto"``.
 
-    ``"auto"`` appends a context of at most ``config.append_context_max_tokens``
-    tokens to the turn and puts a larger one at the tail.
+    ``"auto"`` puts the context at the tail, except for an adapter whose
+    engine caches the tokens it generates (a local engine), where a context
+    of at most ``config.append_context_max_tokens`` tokens is kept in the
+    turn. Measured: on hosted APIs a context kept in the turn is written once
+    (1.25x on Anthropic) and re-read by every later request (0.1x each), which
+    costs more than sending it uncached once at the tail; a local engine
+    also reuses the reply it generated after an appended context.
 
-    >>> from stableprefix import PromptConfig
-    >>> effective_position(PromptConfig(), "Now: 09:30"), effective_position(
-    ...     PromptConfig(), "retrieved passage " * 200)
+    >>> from stableprefix import PromptConfig, TransformersAdapter
+    >>> effective_position(PromptConfig(), "Now: 09:30")
+    'tail'
+    >>> from stableprefix.adapters._chat_ids import CharTokenizer
+    >>> local = PromptConfig(adapter=TransformersAdapter(CharTokenizer()))
+    >>> effective_position(local, "Now: 09:30"), effective_position(local, "passage " * 300)
     ('append', 'tail')
     """
     if config.dynamic_position != "auto":
         return config.dynamic_position
-    if not text or config.adapter.count_text_tokens(text) <= config.append_context_max_tokens:
+    adapter = config.adapter
+    if adapter.caches_generated_tokens and (
+        not text or adapter.count_text_tokens(text) <= config.append_context_max_tokens
+    ):
         return "append"
     return "tail"
 
@@ -522,10 +554,15 @@ def validate_context(state: State, text: str | None, config: PromptConfig) -> Re
 
 
 def apply_context(
-    work: State, ready: Ready, config: PromptConfig, events: list[CompactionEvent]
+    work: State,
+    ready: Ready,
+    config: PromptConfig,
+    events: list[CompactionEvent],
+    *,
+    chain: bool = True,
 ) -> None:
     """Phase two of ``record_context``."""
-    apply_append(work, ready, config, events)
+    apply_append(work, ready, config, events, chain=chain)
     work["context"] = ready.context
 
 

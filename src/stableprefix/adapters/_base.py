@@ -105,6 +105,11 @@ class ProviderAdapter:
     system_in_messages: ClassVar[bool] = True
     #: Whether one message must answer every pending tool call at once.
     results_all_at_once: ClassVar[bool] = False
+    #: Whether the engine behind this adapter keeps the tokens it generates in
+    #: its prefix cache (local engines such as llama.cpp and vLLM do; hosted
+    #: APIs cache only what they were sent). Then a small dynamic context is
+    #: cheapest kept in the turn, so ``dynamic_position="auto"`` appends it.
+    caches_generated_tokens: ClassVar[bool] = False
     #: Whether one model turn's tool calls may come as several consecutive
     #: messages (OpenAI Responses: each call is an item of its own).
     calls_span_messages: ClassVar[bool] = False

@@ -126,6 +126,7 @@ class TransformersAdapter(OpenAIAdapter):
 
     #: Only for content the template cannot render (lists of parts).
     token_family: ClassVar[str] = "llama"
+    caches_generated_tokens: ClassVar[bool] = True
 
     __slots__ = ("_memo", "tokenizer")
 

@@ -29,32 +29,66 @@ class JSONPathError(ValueError):
         self.path = path
 
 
+class _NotJSON(Exception):
+    """Raised deep inside ``_copy``; collects the path on its way out."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.parts: list[str] = []
+
+
 def copy_json(value: Any, path: str = "$") -> Any:
     """Return a deep copy of ``value`` that is guaranteed to be plain JSON.
 
-    Tuples become lists; any other non-JSON value raises ``JSONPathError``.
+    Tuples become lists; any other non-JSON value raises ``JSONPathError``
+    naming where it is (e.g. ``$.content[2].text``).
 
     >>> copy_json({"a": (1, 2.5, None)})
     {'a': [1, 2.5, None]}
     """
-    if isinstance(value, str) or value is None or isinstance(value, bool):
+    try:
+        return _copy(value)
+    except _NotJSON as exc:
+        raise JSONPathError(str(exc), path + "".join(reversed(exc.parts))) from None
+
+
+# Runs once for every value of every message that enters the library, so it
+# checks exact types first and builds the error path only when one occurs.
+def _copy(value: Any) -> Any:
+    kind = type(value)
+    if kind is str or value is None or kind is bool or kind is int:
         return value
+    if kind is dict or (kind is not list and isinstance(value, Mapping)):
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotJSON(f"object key {key!r} is not a string")
+            try:
+                out[key] = item if type(item) is str else _copy(item)
+            except _NotJSON as exc:
+                exc.parts.append(f".{key}")
+                raise
+        return out
+    if kind is list or kind is tuple:
+        items: list[Any] = []
+        for i, item in enumerate(value):
+            try:
+                items.append(item if type(item) is str else _copy(item))
+            except _NotJSON as exc:
+                exc.parts.append(f"[{i}]")
+                raise
+        return items
+    if isinstance(value, bool):
+        return bool(value)
     if isinstance(value, int):
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise JSONPathError(f"number {value!r} is not finite; JSON has no NaN/Infinity", path)
-        return value
-    if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if not isinstance(key, str):
-                raise JSONPathError(f"object key {key!r} is not a string", path)
-            out[key] = copy_json(item, f"{path}.{key}")
-        return out
-    if isinstance(value, (list, tuple)):
-        return [copy_json(item, f"{path}[{i}]") for i, item in enumerate(value)]
-    raise JSONPathError(f"{type(value).__name__} is not a JSON value", path)
+            raise _NotJSON(f"number {value!r} is not finite; JSON has no NaN/Infinity")
+        return float(value)
+    if isinstance(value, (str, list, tuple)):
+        return _copy(str(value) if isinstance(value, str) else list(value))
+    raise _NotJSON(f"{type(value).__name__} is not a JSON value")
 
 
 def sorted_json(value: Any) -> Any:

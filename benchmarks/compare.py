@@ -9,7 +9,7 @@ environment (never into the project)::
 Approach: every library plays the same workloads (``stableprefix.benchmark``:
 rag-chat, clock-chat, agent-loop, long-chat, multi-session) under the same
 history budget, and every request is scored by the same cache models
-(Anthropic rules with claude-sonnet-4-5, OpenAI automatic caching with
+(Anthropic rules with claude-sonnet-5-5, OpenAI automatic caching with
 gpt-5-mini, vLLM blocks, and the ideal radix cache). Each peer is used the
 way its documentation recommends:
 
@@ -76,7 +76,7 @@ from stableprefix.benchmark import (
 
 RUN_COMMAND = "uv run --with llmbuffer==0.3.0 --with langchain-core python benchmarks/compare.py"
 PROVIDERS = (
-    ("anthropic-sim", "claude-sonnet-4-5"),
+    ("anthropic-sim", "claude-sonnet-5-5"),
     ("openai-sim", "gpt-5-mini"),
     ("vllm", None),
     ("radix", None),

@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         help="model to price and simulate (default per provider: "
-        "claude-sonnet-4-5, gpt-5-mini, gemini-2.5-flash)",
+        "claude-sonnet-5-5, gpt-5-mini, gemini-2.5-flash)",
     )
     p.add_argument(
         "--workload",

@@ -64,7 +64,7 @@ LIVE_PROVIDERS: dict[str, LiveProvider] = {
     p.name: p
     for p in (
         LiveProvider(
-            "anthropic", "anthropic", ("ANTHROPIC_API_KEY",), "claude-sonnet-4-5", "anthropic"
+            "anthropic", "anthropic", ("ANTHROPIC_API_KEY",), "claude-sonnet-5-5", "anthropic"
         ),
         LiveProvider("openai", "openai", ("OPENAI_API_KEY",), "gpt-5-mini", "openai"),
         LiveProvider(

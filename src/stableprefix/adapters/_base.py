@@ -12,12 +12,13 @@ unchanged.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
-from .._blocks import FlatRequest
+from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError
+from .._json import canonical, sha256_hex
 from .._tokens import estimate_json_tokens, estimate_text_tokens
 from .._usage import CacheUsage
 
@@ -225,6 +226,42 @@ class ProviderAdapter:
     def render(self, parts: RequestParts) -> dict[str, Any]:
         """The SDK keyword arguments for one request."""
         raise NotImplementedError
+
+    def layout(self, parts: RequestParts, head: Sequence[Message] = ()) -> list[Message]:
+        """``head`` + history + recent, with the dynamic context where it goes.
+
+        The one place that decides the order of the conversation part of a
+        request; adapters wrap it in their own request shape.
+
+        >>> from stableprefix import OpenAIAdapter
+        >>> parts = RequestParts(tools=(), static_system="", history=[{"n": 1}],
+        ...                      recent=[{"n": 2}], context="ctx", position="before_recent")
+        >>> [m.get("n", m.get("content")) for m in OpenAIAdapter().layout(parts)]
+        [1, 'ctx', 2]
+        """
+        if parts.context is None:
+            return [*head, *parts.history, *parts.recent]
+        ctx = self.context_message(parts.context)
+        if parts.position == "before_recent":
+            return [*head, *parts.history, ctx, *parts.recent]
+        return [*head, *parts.history, *parts.recent, ctx]
+
+    def tool_blocks(self, tools: Iterable[Message]) -> list[CacheBlock]:
+        """One cache block per tool definition, for ``flatten``.
+
+        >>> from stableprefix import OpenAIAdapter
+        >>> [b.kind for b in OpenAIAdapter().tool_blocks([{"name": "f"}])]
+        ['tools']
+        """
+        return [
+            CacheBlock(
+                key=sha256_hex("tool:" + canonical(tool)),
+                tokens=self.count_json_tokens(tool),
+                kind="tools",
+                role="tools",
+            )
+            for tool in tools
+        ]
 
     def render_messages(self, parts: RequestParts) -> list[Message]:
         """The message list alone (OpenAI-style flows)."""

@@ -342,13 +342,7 @@ class GeminiAdapter(ProviderAdapter):
 
     def render_messages(self, parts: RequestParts) -> list[Message]:
         """The ``contents`` list, adjacent same-role contents merged."""
-        if parts.context is None:
-            listed = [*parts.history, *parts.recent]
-        elif parts.position == "before_recent":
-            listed = [*parts.history, self.context_message(parts.context), *parts.recent]
-        else:
-            listed = [*parts.history, *parts.recent, self.context_message(parts.context)]
-        return _merge_roles(listed)
+        return _merge_roles(self.layout(parts))
 
     def render_tools(self, tools: Sequence[Message]) -> list[Message]:
         """Gemini tools in the order google-genai sends them.
@@ -389,16 +383,7 @@ class GeminiAdapter(ProviderAdapter):
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
         config = request.get("config") or {}
-        blocks: list[CacheBlock] = []
-        for tool in config.get("tools") or ():
-            blocks.append(
-                CacheBlock(
-                    key=sha256_hex("tool:" + canonical(tool)),
-                    tokens=self.count_json_tokens(tool),
-                    kind="tools",
-                    role="tools",
-                )
-            )
+        blocks = self.tool_blocks(config.get("tools") or ())
         system = config.get("system_instruction")
         if system:
             text = system if isinstance(system, str) else canonical(system)

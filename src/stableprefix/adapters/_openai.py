@@ -37,8 +37,9 @@ def check_cache_options(key: object, buckets: object, retention: object) -> None
     """Validate the prompt-cache options shared by the OpenAI adapters."""
     if key is not None and (not isinstance(key, str) or not key):
         raise ValueError("prompt_cache_key must be a non-empty string or None")
-    if buckets is not None and (isinstance(buckets, bool) or not isinstance(buckets, int)
-                                or buckets < 1):
+    if buckets is not None and (
+        isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1
+    ):
         raise ValueError(f"cache_key_buckets must be an int >= 1 or None, got {buckets!r}")
     if key is not None and buckets is not None:
         raise ValueError("set prompt_cache_key or cache_key_buckets, not both")
@@ -74,6 +75,14 @@ def derive_cache_key(
         return None
     digest = sha256_hex(conversation_key or "")
     return f"sp-{int(digest[:12], 16) % buckets}-of-{buckets}"
+
+
+def add_cache_fields(request: dict[str, Any], key: str | None, retention: str | None) -> None:
+    """Put ``prompt_cache_key`` and ``prompt_cache_retention`` on a request when set."""
+    if key is not None:
+        request["prompt_cache_key"] = key
+    if retention is not None:
+        request["prompt_cache_retention"] = retention
 
 
 def _fail(msg: str, index: int, role: str | None, path: str = "$") -> InvalidMessageError:
@@ -356,35 +365,19 @@ class OpenAIAdapter(ProviderAdapter):
         head: list[Message] = []
         if parts.static_system:
             head.append({"role": "system", "content": parts.static_system})
-        if parts.context is None:
-            return [*head, *parts.history, *parts.recent]
-        ctx = self.context_message(parts.context)
-        if parts.position == "before_recent":
-            return [*head, *parts.history, ctx, *parts.recent]
-        return [*head, *parts.history, *parts.recent, ctx]
+        return self.layout(parts, head)
 
     def render(self, parts: RequestParts) -> dict[str, Any]:
         request: dict[str, Any] = {"messages": self.render_messages(parts)}
         if parts.tools:
             request["tools"] = list(parts.tools)
-        key = self.cache_key(parts.conversation_key)
-        if key is not None:
-            request["prompt_cache_key"] = key
-        if self.prompt_cache_retention is not None:
-            request["prompt_cache_retention"] = self.prompt_cache_retention
+        add_cache_fields(
+            request, self.cache_key(parts.conversation_key), self.prompt_cache_retention
+        )
         return request
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
-        blocks: list[CacheBlock] = []
-        for tool in request.get("tools") or ():
-            blocks.append(
-                CacheBlock(
-                    key=sha256_hex("tool:" + canonical(tool)),
-                    tokens=self.count_json_tokens(tool),
-                    kind="tools",
-                    role="tools",
-                )
-            )
+        blocks = self.tool_blocks(request.get("tools") or ())
         for message in request.get("messages") or ():
             role = str(message.get("role", ""))
             kind = (

@@ -33,7 +33,7 @@ from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError
 from .._json import canonical, sha256_hex
 from ._base import Message, ProviderAdapter, RequestParts, TextCounter
-from ._openai import check_cache_options, derive_cache_key
+from ._openai import add_cache_fields, check_cache_options, derive_cache_key
 
 __all__ = ["OpenAIResponsesAdapter"]
 
@@ -315,35 +315,19 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         head: list[Message] = []
         if parts.static_system:
             head.append({"role": self.system_role, "content": parts.static_system})
-        if parts.context is None:
-            return [*head, *parts.history, *parts.recent]
-        ctx = self.context_message(parts.context)
-        if parts.position == "before_recent":
-            return [*head, *parts.history, ctx, *parts.recent]
-        return [*head, *parts.history, *parts.recent, ctx]
+        return self.layout(parts, head)
 
     def render(self, parts: RequestParts) -> dict[str, Any]:
         request: dict[str, Any] = {"input": self.render_messages(parts)}
         if parts.tools:
             request["tools"] = list(parts.tools)
-        key = self.cache_key(parts.conversation_key)
-        if key is not None:
-            request["prompt_cache_key"] = key
-        if self.prompt_cache_retention is not None:
-            request["prompt_cache_retention"] = self.prompt_cache_retention
+        add_cache_fields(
+            request, self.cache_key(parts.conversation_key), self.prompt_cache_retention
+        )
         return request
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
-        blocks: list[CacheBlock] = []
-        for tool in request.get("tools") or ():
-            blocks.append(
-                CacheBlock(
-                    key=sha256_hex("tool:" + canonical(tool)),
-                    tokens=self.count_json_tokens(tool),
-                    kind="tools",
-                    role="tools",
-                )
-            )
+        blocks = self.tool_blocks(request.get("tools") or ())
         instructions = request.get("instructions")
         if isinstance(instructions, str) and instructions:
             blocks.append(

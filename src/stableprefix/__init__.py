@@ -35,6 +35,7 @@ from .adapters import (
     ProviderAdapter,
     TransformersAdapter,
 )
+from .pricing import ModelPrices, UnknownModelError, estimate_cost, get_prices
 
 __version__ = "0.1.0"
 
@@ -51,6 +52,7 @@ __all__ = [
     "InvalidConfigError",
     "InvalidMessageError",
     "InvalidStateError",
+    "ModelPrices",
     "OpenAIAdapter",
     "OpenAIResponsesAdapter",
     "PendingToolCallError",
@@ -62,12 +64,15 @@ __all__ = [
     "StoreError",
     "TransformersAdapter",
     "TransitionError",
+    "UnknownModelError",
     "UnsupportedError",
     "UsageError",
     "__version__",
     "adapters",
     "dumps",
+    "estimate_cost",
     "functional",
+    "get_prices",
     "loads",
     "new_state",
     "pricing",

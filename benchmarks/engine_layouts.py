@@ -27,8 +27,11 @@ Layouts:
   which for ``OpenAIAdapter`` puts the context at the tail;
   ``transition_mode="none"``): what the test suite holds to the 88% target.
 
-The workload and the engine helper live in ``tests/engine.py`` so the test
-suite (``tests/test_engine.py``) measures exactly what this script prints.
+The engine runner and the workload live in the library
+(``stableprefix.benchmark._engine`` and ``_truth``, gathered for tests in
+``tests/engine.py``), so the test suite (``tests/test_engine.py``) and
+``python -m stableprefix.benchmark --truth-check`` measure exactly what this
+script prints.
 """
 
 from __future__ import annotations

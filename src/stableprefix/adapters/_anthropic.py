@@ -22,7 +22,7 @@ from typing import Any, ClassVar
 from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError, TransitionError
 from .._json import canonical, sha256_hex
-from ._base import Message, ProviderAdapter, RequestParts, TextCounter
+from ._base import Message, ProviderAdapter, RequestParts, TextCounter, check_token_counter
 
 __all__ = ["AnthropicAdapter"]
 
@@ -142,8 +142,7 @@ class AnthropicAdapter(ProviderAdapter):
             or (min_cache_tokens < 0)
         ):
             raise ValueError(f"min_cache_tokens must be an int >= 0, got {min_cache_tokens!r}")
-        if token_counter is not None and not callable(getattr(token_counter, "count_text", None)):
-            raise TypeError("token_counter needs a count_text(text) -> int method")
+        check_token_counter(token_counter)
         self.model = model
         self.cache_ttl = cache_ttl
         self.static_ttl = static_ttl

@@ -22,9 +22,18 @@ from .._json import canonical, sha256_hex
 from .._tokens import estimate_json_tokens, estimate_text_tokens
 from .._usage import CacheUsage
 
-__all__ = ["Message", "ProviderAdapter", "RequestParts", "TextCounter"]
+__all__ = ["Message", "ProviderAdapter", "RequestParts", "TextCounter", "check_token_counter"]
 
 Message = dict[str, Any]
+
+
+def check_token_counter(counter: object) -> None:
+    """Raise ``TypeError`` unless ``counter`` is ``None`` or has ``count_text``.
+
+    >>> check_token_counter(None)
+    """
+    if counter is not None and not callable(getattr(counter, "count_text", None)):
+        raise TypeError("token_counter needs a count_text(text) -> int method")
 
 
 class TextCounter(Protocol):

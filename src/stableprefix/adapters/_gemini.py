@@ -41,7 +41,7 @@ from typing import Any, ClassVar
 from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError, TransitionError
 from .._json import canonical, sha256_hex
-from ._base import Message, ProviderAdapter, RequestParts, TextCounter
+from ._base import Message, ProviderAdapter, RequestParts, TextCounter, check_token_counter
 
 __all__ = ["GeminiAdapter"]
 
@@ -142,8 +142,7 @@ class GeminiAdapter(ProviderAdapter):
     __slots__ = ("token_counter",)
 
     def __init__(self, *, token_counter: TextCounter | None = None) -> None:
-        if token_counter is not None and not callable(getattr(token_counter, "count_text", None)):
-            raise TypeError("token_counter needs a count_text(text) -> int method")
+        check_token_counter(token_counter)
         self.token_counter = token_counter
 
     # ----------------------------------------------------------------- messages

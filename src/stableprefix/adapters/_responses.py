@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError
 from .._json import canonical, sha256_hex
-from ._base import Message, ProviderAdapter, RequestParts, TextCounter
+from ._base import Message, ProviderAdapter, RequestParts, TextCounter, check_token_counter
 from ._openai import add_cache_fields, check_cache_options, derive_cache_key
 
 __all__ = ["OpenAIResponsesAdapter"]
@@ -131,8 +131,7 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         if context_role not in _CONTEXT_ROLES:
             raise ValueError(f"context_role must be one of {_CONTEXT_ROLES}, got {context_role!r}")
         check_cache_options(prompt_cache_key, cache_key_buckets, prompt_cache_retention)
-        if token_counter is not None and not callable(getattr(token_counter, "count_text", None)):
-            raise TypeError("token_counter needs a count_text(text) -> int method")
+        check_token_counter(token_counter)
         self.system_role = system_role
         self.context_role = context_role
         self.prompt_cache_key = prompt_cache_key

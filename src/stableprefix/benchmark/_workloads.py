@@ -260,6 +260,21 @@ def _user(rng: random.Random) -> Message:
 # ---------------------------------------------------------------- workloads
 
 
+def _chat_step(
+    rng: random.Random, clock: _Clock, conv: str, context: str, low: int, high: int
+) -> Step:
+    """One plain chat turn: a user message and a reply of ``low``-``high`` words."""
+    reply, out = _say(rng, rng.randint(low, high))  # draw order kept: results stay seeded
+    return Step(
+        conversation=conv,
+        time=clock.user_gap(),
+        context=context,
+        inputs=(_user(rng),),
+        reply=reply,
+        output_tokens=out,
+    )
+
+
 def _rag_chat(rng: random.Random, turns: int, conv: str = "c0") -> list[Step]:
     clock, steps, context = _Clock(rng), [], ""
     for turn in range(turns):
@@ -268,17 +283,7 @@ def _rag_chat(rng: random.Random, turns: int, conv: str = "c0") -> list[Step]:
             context = "Retrieved documents:\n\n" + "\n\n".join(
                 T.chunk(rng, rng.randint(250, 380), i + 1) for i in range(n)
             )
-        reply, out = _say(rng, rng.randint(150, 400))
-        steps.append(
-            Step(
-                conversation=conv,
-                time=clock.user_gap(),
-                context=context,
-                inputs=(_user(rng),),
-                reply=reply,
-                output_tokens=out,
-            )
-        )
+        steps.append(_chat_step(rng, clock, conv, context, 150, 400))
     return steps
 
 
@@ -349,17 +354,7 @@ def _long_chat(rng: random.Random, turns: int, conv: str = "c0") -> list[Step]:
         if turn and turn % 12 == 0:  # the user's state changes now and then
             tickets = max(0, tickets + rng.choice((-1, 1, 1)))
         context = f"User: Greta H., plan={plan}, locale=de-DE, open tickets={tickets}."
-        reply, out = _say(rng, rng.randint(100, 260))
-        steps.append(
-            Step(
-                conversation=conv,
-                time=clock.user_gap(),
-                context=context,
-                inputs=(_user(rng),),
-                reply=reply,
-                output_tokens=out,
-            )
-        )
+        steps.append(_chat_step(rng, clock, conv, context, 100, 260))
     return steps
 
 

@@ -35,7 +35,6 @@ class Ready:
     message: Message
     tokens: int
     pending: tuple[str, ...]
-    is_context: bool = False
     context: str | None = None
 
 
@@ -349,7 +348,7 @@ def validate_context(state: State, text: str | None, config: PromptConfig) -> Re
             pending=state["pending"],
         )
     ready = validate_append(state, config.adapter.context_message(text), config, 0)
-    return Ready(ready.message, ready.tokens, ready.pending, is_context=True, context=text)
+    return Ready(ready.message, ready.tokens, ready.pending, context=text)
 
 
 def apply_context(

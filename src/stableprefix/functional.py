@@ -35,7 +35,7 @@ from ._apply import (
     validate_append,
     validate_context,
 )
-from ._compaction import CompactionEvent, diff_messages
+from ._compaction import CompactionEvent
 from ._config import PromptConfig
 from ._errors import (
     ContextError,
@@ -437,7 +437,7 @@ def apply_summary(
     tokens = config.adapter.count_tokens(summary)
     work = copy_state(state)
     before = work["committed_tokens"]
-    removed, _ = diff_messages(committed[:cut], [])
+    removed = tuple(committed[:cut])
     replace_history(
         work, [summary, *committed[cut:]], [tokens, *work["committed_counts"][cut:]], config
     )

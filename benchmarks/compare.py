@@ -14,10 +14,10 @@ gpt-5-mini, vLLM blocks, and the ideal radix cache). Each peer is used the
 way its documentation recommends:
 
 - stableprefix: ``PromptManager`` with the provider's adapter,
-  ``transition_mode="agent_cycle"``, ``max_tokens`` = the budget, and the
+  ``transition_mode="agent_cycle"``, ``history_max_tokens`` = the budget, and the
   library's default ``dynamic_position``.
 - llmbuffer: its ``PromptManager`` as in its quickstart
-  (``transition_mode="agent_cycle"``, ``max_tokens`` = the budget, the
+  (``transition_mode="agent_cycle"``, ``history_max_tokens`` = the budget, the
   volatile context passed as ``dynamic_system_prompt``) with its
   ``AnthropicAdapter`` for the Anthropic rows (it marks the end of the
   static prompt and of long-lived history), and ``dynamic_system_role=
@@ -205,7 +205,7 @@ class LLMBufferSession:
                 static_system_prompt=self.workload.static_prompt,
                 transition_mode="agent_cycle",
                 adapter=adapter,
-                max_tokens=self.workload.history_budget,
+                history_max_tokens=self.workload.history_budget,
                 dynamic_system_role="user" if self.anthropic else "system",
             )
         return self.managers[conversation]

@@ -28,7 +28,8 @@ What is measured:
    manager is set up with its budget just above its own token count of the
    history (each library counts tokens its own way), then the single append
    that pushes history over the budget, and so compacts it down to the
-   default target (``max_tokens // 2`` in both), is timed.
+   default target (``history_max_tokens // 2`` in ours, ``max_tokens // 2`` in
+   llmbuffer), is timed.
 3. Serialising and restoring the state of a 1,000-turn conversation: dumps
    time, loads time (to a state and to a manager), and the size in bytes
    of each library's default serialisation.
@@ -387,7 +388,7 @@ def measure_compaction(report: Report, ours: Ours, peer: Peer, plan: Plan, log: 
     history, trigger = convo[: 2 * COMPACTION_TURNS], convo[2 * COMPACTION_TURNS]
     base = ours.state_of(history)
     budget = base["committed_tokens"] + ours.config.adapter.count_tokens(trigger) - 1
-    cfg = ours.config.replace(max_tokens=budget)
+    cfg = ours.config.replace(history_max_tokens=budget)
     counter = peer.lib.OpenAIAdapter()
     peer_base = peer.state_of(history)
     peer_budget = counter.count_tokens([*history, trigger]) - 1

@@ -252,10 +252,11 @@ def test_there_are_at_least_thirty_cases() -> None:
 
 
 BAD_CONFIGS: list[tuple[dict[str, Any], type[BaseException], str]] = [
-    ({"max_tokens": 0}, InvalidConfigError, "must be > 0"),
-    ({"max_tokens": "100"}, TypeError, "int or None"),
-    ({"max_tokens": 100, "compaction_target": 100}, InvalidConfigError, "< max_tokens"),
-    ({"compaction_target": 10}, InvalidConfigError, "needs max_tokens"),
+    ({"history_max_tokens": 0}, InvalidConfigError, "must be > 0"),
+    ({"history_max_tokens": "100"}, TypeError, "int or None"),
+    ({"history_max_tokens": 100, "compaction_target": 100}, InvalidConfigError,
+     "< history_max_tokens"),
+    ({"compaction_target": 10}, InvalidConfigError, "needs history_max_tokens"),
     ({"transition_mode": "always"}, InvalidConfigError, "transition_mode"),
     ({"dynamic_position": "head"}, InvalidConfigError, "dynamic_position"),
     ({"tools": {"name": "x"}}, TypeError, "list of dicts"),

@@ -136,7 +136,7 @@ def test_build_messages_refuses_when_system_would_be_lost() -> None:
 
 @fmts
 def test_inputs_are_never_mutated_and_copied_once(fmt: Fmt) -> None:
-    cfg = config_for(fmt, transition_mode="agent_cycle", max_tokens=400)
+    cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=400)
     msg = fmt.user("hello there")
     s0 = F.append_message(new_state(), msg, cfg)
     msg["content"] = "changed"  # the caller's object is not the stored one
@@ -152,7 +152,7 @@ def test_inputs_are_never_mutated_and_copied_once(fmt: Fmt) -> None:
 @fmts
 def test_compaction_drops_whole_oldest_rounds(fmt: Fmt) -> None:
     events: list[CompactionEvent] = []
-    cfg = config_for(fmt, transition_mode="agent_cycle", max_tokens=600,
+    cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=600,
                      on_compaction=events.append)
     s = new_state()
     for n in range(12):
@@ -171,7 +171,7 @@ def test_compaction_drops_whole_oldest_rounds(fmt: Fmt) -> None:
 
 @fmts
 def test_compaction_keeps_the_newest_round_even_if_it_is_too_big(fmt: Fmt) -> None:
-    cfg = config_for(fmt, max_tokens=50, compaction_target=10)
+    cfg = config_for(fmt, history_max_tokens=50, compaction_target=10)
     s = F.append_messages(new_state(), [fmt.user("a " * 100), fmt.assistant("b " * 100)], cfg)
     assert len(s["committed"]) == 2
     s = F.append_message(s, fmt.user("short"), cfg)
@@ -185,7 +185,8 @@ def test_compaction_hook_summarises(fmt: Fmt) -> None:
         return [fmt.user("summary of earlier turns"), *messages[-4:]]
 
     events: list[CompactionEvent] = []
-    cfg = config_for(fmt, transition_mode="agent_cycle", max_tokens=600, compaction_hook=hook)
+    cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=600,
+                     compaction_hook=hook)
     s = new_state()
     for n in range(10):
         s = F.append_messages(s, _tool_turn(fmt, n), cfg, on_compaction=events.append)
@@ -210,14 +211,15 @@ def _bad_hooks(fmt: Fmt) -> list[tuple[str, Any, str]]:
 @pytest.mark.parametrize("case", range(7), ids=[c[0] for c in _bad_hooks(FORMATS[0])])
 def test_a_broken_compaction_hook_changes_nothing(fmt: Fmt, case: int) -> None:
     name, hook, words = _bad_hooks(fmt)[case]
-    cfg = config_for(fmt, transition_mode="agent_cycle", max_tokens=10_000, compaction_hook=hook)
+    cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=10_000,
+                     compaction_hook=hook)
     s = new_state()
     for n in range(3):
         s = F.append_messages(s, _tool_turn(fmt, n), cfg)
     before = copy.deepcopy(s)
     with pytest.raises(HookError) as info:
-        F.compact(s, cfg.replace(max_tokens=10, compaction_target=5) if name == "over budget"
-                  else cfg)
+        small = cfg.replace(history_max_tokens=10, compaction_target=5)
+        F.compact(s, small if name == "over budget" else cfg)
     assert words in str(info.value) and info.value.hook == "compaction_hook"
     assert s == before
 
@@ -311,7 +313,7 @@ def test_anthropic_sdk_blocks_inside_a_dict_are_accepted() -> None:
 @fmts
 def test_the_budget_covers_the_turn_in_progress(fmt: Fmt) -> None:
     events: list[CompactionEvent] = []
-    cfg = config_for(fmt, transition_mode="agent_cycle", max_tokens=500,
+    cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=500,
                      on_compaction=events.append)
     s = F.append_messages(new_state(), _tool_turn(fmt, 0), cfg)  # the previous task
     previous = list(s["committed"])

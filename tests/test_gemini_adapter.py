@@ -525,7 +525,7 @@ def test_a_gemini_conversation_persists_and_resumes() -> None:
 
 
 def test_compaction_drops_whole_rounds_and_keeps_calls_with_responses() -> None:
-    c = cfg(tools=[DECLARATION], max_tokens=200)
+    c = cfg(tools=[DECLARATION], history_max_tokens=200)
     pm = PromptManager(c)
     for i in range(12):
         city = f"City{i} " + "with a long descriptive name " * 3

@@ -80,7 +80,7 @@ def test_a_failing_event_callback_applies_nothing() -> None:
         raise RuntimeError("storage down")
 
     fmt = FORMATS[0]
-    cfg = config_for(fmt, max_tokens=150, on_compaction=boom)
+    cfg = config_for(fmt, history_max_tokens=150, on_compaction=boom)
     pm = PromptManager(cfg)
     pm.extend([fmt.user("first " * 40), fmt.assistant("reply " * 40)])
     assert pm.committed_tokens <= 150
@@ -95,7 +95,8 @@ def test_a_failing_event_callback_applies_nothing() -> None:
 
 @fmts
 def test_eight_threads_appending_lose_nothing(fmt: Fmt) -> None:
-    cfg = config_for(fmt, transition_mode="manual", max_tokens=None, dynamic_position="tail")
+    cfg = config_for(fmt, transition_mode="manual", history_max_tokens=None,
+                     dynamic_position="tail")
     pm = PromptManager(cfg)
     pm.append(fmt.user("start"))
     errors: list[BaseException] = []
@@ -136,7 +137,7 @@ def test_threads_with_compaction_and_transitions() -> None:
         with lock:
             events.append(event)
 
-    cfg = config_for(fmt, transition_mode="none", max_tokens=400, on_compaction=sink)
+    cfg = config_for(fmt, transition_mode="none", history_max_tokens=400, on_compaction=sink)
     pm = PromptManager(cfg)
     errors: list[BaseException] = []
 

@@ -88,7 +88,7 @@ configs = st.fixed_dictionaries({
     "fmt": st.sampled_from(range(len(ALL_FORMATS))),
     "transition_mode": st.sampled_from(["none", "manual", "agent_cycle"]),
     "dynamic_position": st.sampled_from(["auto", "tail", "before_recent", "append"]),
-    "max_tokens": st.sampled_from([None, 60, 120, 300, 1500]),
+    "history_max_tokens": st.sampled_from([None, 60, 120, 300, 1500]),
     "compaction_hook": st.sampled_from([0, 0, 1, 2, 3]),
     "transition_hook": st.sampled_from([0, 0, 1, 2]),
     "tools": st.booleans(),
@@ -219,7 +219,7 @@ def _step(op: tuple[str, int], fmt: Fmt, state: Any, cfg: PromptConfig, model: M
         pm.transition()
         return new
     if kind == "compact":
-        if cfg.max_tokens is None:
+        if cfg.history_max_tokens is None:
             return state
         new = F.compact(state, cfg, on_compaction=model.sink)
         pm.compact()
@@ -251,7 +251,8 @@ def test_invariants_hold_over_random_operations(conf: dict[str, Any],
         adapter=fmt.adapter, static_system_prompt="You are helpful. " * 3,
         tools=[fmt.tool()] if conf["tools"] else [],
         transition_mode=conf["transition_mode"], dynamic_position=conf["dynamic_position"],
-        max_tokens=conf["max_tokens"], compaction_hook=COMPACTION_HOOKS[conf["compaction_hook"]],
+        history_max_tokens=conf["history_max_tokens"],
+        compaction_hook=COMPACTION_HOOKS[conf["compaction_hook"]],
         transition_hook=TRANSITION_HOOKS[conf["transition_hook"]], on_compaction=model.sink,
     )
     pm_cfg = cfg.replace(on_compaction=None)

@@ -431,7 +431,7 @@ def test_flatten_reads_an_instructions_field_as_the_system_block() -> None:
 
 
 def test_compaction_drops_whole_rounds_and_keeps_calls_with_outputs() -> None:
-    c = cfg(tools=[TOOL], max_tokens=200)
+    c = cfg(tools=[TOOL], history_max_tokens=200)
     pm = PromptManager(c)
     for i in range(12):
         city = f"City{i} " + "with a long descriptive name " * 3

@@ -120,10 +120,10 @@ def will_run_user_code(work: State, ready: Ready, config: PromptConfig) -> bool:
     )
     if commits and config.transition_hook is not None:
         return True
-    if config.max_tokens is None or not (work["committed_tokens"] or commits):
+    if config.history_max_tokens is None or not (work["committed_tokens"] or commits):
         return False
     total = work["committed_tokens"] + work["recent_tokens"] + ready.tokens
-    return total > config.max_tokens
+    return total > config.history_max_tokens
 
 
 def apply_append(
@@ -221,7 +221,8 @@ def maybe_compact(work: State, config: PromptConfig, events: list[CompactionEven
     # The budget covers history as sent: committed plus the turn in progress,
     # so a long agent loop sheds the previous task instead of dragging it along.
     total = work["committed_tokens"] + work["recent_tokens"]
-    if config.max_tokens is not None and work["committed_tokens"] and total > config.max_tokens:
+    budget = config.history_max_tokens
+    if budget is not None and work["committed_tokens"] and total > budget:
         event = compact_into(work, config)
         if event is not None:
             events.append(event)
@@ -235,7 +236,7 @@ def rehash(messages: Iterable[Message]) -> str:
 
 
 def compact_into(work: State, config: PromptConfig) -> CompactionEvent | None:
-    assert config.max_tokens is not None and config.compaction_target is not None
+    assert config.history_max_tokens is not None and config.compaction_target is not None
     before = work["committed_tokens"]
     target = config.compaction_target
     committed, counts = work["committed"], work["committed_counts"]
@@ -259,7 +260,7 @@ def compact_into(work: State, config: PromptConfig) -> CompactionEvent | None:
             committed,
             counts,
             target=room,
-            budget=max(config.max_tokens - work["recent_tokens"], room),
+            budget=max(config.history_max_tokens - work["recent_tokens"], room),
             pending=in_history,
             adapter=config.adapter,
         )

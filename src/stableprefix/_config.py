@@ -48,8 +48,8 @@ class PromptConfig:
             ``"none"`` (at once), ``"manual"`` (on ``transition()``) or
             ``"agent_cycle"`` (when an assistant message calls no tool).
         adapter: the provider adapter (default ``OpenAIAdapter()``).
-        max_tokens: budget of committed history; ``None`` never compacts.
-        compaction_target: size after a compaction (default ``max_tokens // 2``).
+        history_max_tokens: budget of committed history; ``None`` never compacts.
+        compaction_target: size after a compaction (default ``history_max_tokens // 2``).
         compaction_hook: ``hook(messages, target_tokens, adapter) -> messages``
             to summarise instead of dropping the oldest rounds.
         transition_hook: ``hook(messages) -> messages`` rewriting messages on
@@ -68,7 +68,7 @@ class PromptConfig:
         TypeError: a field has the wrong type.
         InvalidConfigError: a field has a value that cannot work.
 
-    >>> cfg = PromptConfig(static_system_prompt="You help.", max_tokens=8000)
+    >>> cfg = PromptConfig(static_system_prompt="You help.", history_max_tokens=8000)
     >>> cfg.compaction_target
     4000
     >>> PromptConfig(transition_mode="sometimes")
@@ -81,7 +81,7 @@ class PromptConfig:
     tools: Sequence[Message] = ()
     transition_mode: TransitionMode = "none"
     adapter: ProviderAdapter = field(default_factory=OpenAIAdapter)
-    max_tokens: int | None = None
+    history_max_tokens: int | None = None
     compaction_target: int | None = None
     compaction_hook: CompactionHook | None = None
     transition_hook: TransitionHook | None = None
@@ -135,28 +135,31 @@ class PromptConfig:
         if limit < 0:
             raise InvalidConfigError(f"must be >= 0, got {limit}",
                                      field="append_context_max_tokens")
-        for name in ("max_tokens", "compaction_target"):
+        for name in ("history_max_tokens", "compaction_target"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
                 raise TypeError(
                     f"PromptConfig.{name} must be an int or None, got {type(value).__name__}"
                 )
-        if self.max_tokens is None:
+        if self.history_max_tokens is None:
             if self.compaction_target is not None:
                 raise InvalidConfigError(
-                    "needs max_tokens; set max_tokens too, or drop compaction_target",
+                    "needs history_max_tokens; set history_max_tokens too, or drop "
+                    "compaction_target",
                     field="compaction_target",
                 )
             return
-        if self.max_tokens <= 0:
+        if self.history_max_tokens <= 0:
             raise InvalidConfigError(
-                f"must be > 0, got {self.max_tokens}; use None to never compact", field="max_tokens"
+                f"must be > 0, got {self.history_max_tokens}; use None to never compact",
+                field="history_max_tokens",
             )
         if self.compaction_target is None:
-            object.__setattr__(self, "compaction_target", self.max_tokens // 2)
-        elif not 0 <= self.compaction_target < self.max_tokens:
+            object.__setattr__(self, "compaction_target", self.history_max_tokens // 2)
+        elif not 0 <= self.compaction_target < self.history_max_tokens:
             raise InvalidConfigError(
-                f"must be >= 0 and < max_tokens ({self.max_tokens}), got {self.compaction_target}",
+                f"must be >= 0 and < history_max_tokens ({self.history_max_tokens}), "
+                f"got {self.compaction_target}",
                 field="compaction_target",
             )
 
@@ -185,11 +188,11 @@ class PromptConfig:
     def replace(self, **changes: Any) -> PromptConfig:
         """A copy of this config with some fields changed (validated again).
 
-        >>> PromptConfig().replace(max_tokens=100).compaction_target
+        >>> PromptConfig().replace(history_max_tokens=100).compaction_target
         50
         """
         values = {name: getattr(self, name) for name in _FIELDS}
-        if "max_tokens" in changes and "compaction_target" not in changes:
+        if "history_max_tokens" in changes and "compaction_target" not in changes:
             values["compaction_target"] = None
         values.update(changes)
         return PromptConfig(**values)
@@ -200,7 +203,7 @@ _FIELDS = (
     "tools",
     "transition_mode",
     "adapter",
-    "max_tokens",
+    "history_max_tokens",
     "compaction_target",
     "compaction_hook",
     "transition_hook",

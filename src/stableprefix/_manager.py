@@ -192,7 +192,7 @@ class PromptManager:
         if len(readies) == 1:
             return not A.will_run_user_code(self._state, readies[0], self._config)
         cfg = self._config
-        return cfg.max_tokens is None and (
+        return cfg.history_max_tokens is None and (
             cfg.transition_hook is None or cfg.transition_mode == "manual"
         )
 
@@ -205,7 +205,7 @@ class PromptManager:
         """Compact committed history to the target now; return the event (also delivered).
 
         >>> from stableprefix import PromptConfig
-        >>> PromptManager(PromptConfig(max_tokens=100)).compact() is None
+        >>> PromptManager(PromptConfig(history_max_tokens=100)).compact() is None
         True
         """
         with self._lock:

@@ -83,7 +83,7 @@ def append_message(
     Depending on ``config.transition_mode`` the message goes to committed
     history at once (``"none"``) or to the recent turn, and an assistant
     message that calls no tool ends an ``"agent_cycle"``. History over
-    ``max_tokens`` is compacted afterwards.
+    ``history_max_tokens`` is compacted afterwards.
 
     Args:
         state: the current state (not modified).
@@ -172,11 +172,11 @@ def compact_with_event(state: State, config: PromptConfig) -> tuple[State, Compa
     removed). Does not call ``on_compaction``: the event is returned.
 
     Raises:
-        InvalidConfigError: ``config.max_tokens`` is not set.
+        InvalidConfigError: ``config.history_max_tokens`` is not set.
         HookError: the compaction hook failed; nothing applied.
 
     >>> from stableprefix import PromptConfig, new_state
-    >>> cfg = PromptConfig(max_tokens=1000, compaction_target=10)
+    >>> cfg = PromptConfig(history_max_tokens=1000, compaction_target=10)
     >>> s = append_messages(new_state(), [{"role": "user", "content": "one " * 30},
     ...     {"role": "assistant", "content": "ok"}, {"role": "user", "content": "two"}], cfg)
     >>> s2, event = compact_with_event(s, cfg)
@@ -184,10 +184,10 @@ def compact_with_event(state: State, config: PromptConfig) -> tuple[State, Compa
     (2, 'two')
     """
     check_format(state, config)
-    if config.max_tokens is None:
+    if config.history_max_tokens is None:
         raise InvalidConfigError(
-            "compact() needs a budget; set max_tokens (and optionally compaction_target)",
-            field="max_tokens",
+            "compact() needs a budget; set history_max_tokens (and optionally compaction_target)",
+            field="history_max_tokens",
         )
     work = copy_state(state)
     event = compact_into(work, config)
@@ -200,7 +200,7 @@ def compact(state: State, config: PromptConfig, *, on_compaction: EventSink | No
     See ``compact_with_event`` for the version that returns the event.
 
     >>> from stableprefix import PromptConfig, new_state
-    >>> compact(new_state(), PromptConfig(max_tokens=100))["compactions"]
+    >>> compact(new_state(), PromptConfig(history_max_tokens=100))["compactions"]
     0
     """
     work, event = compact_with_event(state, config)

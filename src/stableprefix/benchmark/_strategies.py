@@ -9,7 +9,7 @@ conversation itself is the workload's.
 
 - ``stableprefix-<position>``: the library's ``PromptManager`` with the
   provider's adapter (so Anthropic markers are the adapter's), the
-  workload's history budget as ``max_tokens``, ``transition_mode=
+  workload's history budget as ``history_max_tokens``, ``transition_mode=
   "agent_cycle"`` and the given ``dynamic_position``. ``stableprefix`` is
   the same with the library's default position.
 - ``naive``: what most applications do. The static prompt and the dynamic
@@ -83,7 +83,7 @@ class StablePrefixSession:
             static_system_prompt=workload.static_prompt,
             tools=tools_wire(wire.name, workload.tools),
             adapter=wire.adapter,
-            max_tokens=workload.history_budget,
+            history_max_tokens=workload.history_budget,
             transition_mode="agent_cycle",
             **extra,
         )

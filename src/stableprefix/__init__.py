@@ -12,6 +12,7 @@ from ._blocks import CacheBlock, FlatRequest
 from ._compaction import CompactionEvent, truncate_oldest
 from ._config import PromptConfig
 from ._errors import (
+    ConflictError,
     ContextError,
     HookError,
     InvalidConfigError,
@@ -23,6 +24,7 @@ from ._errors import (
     TransitionError,
     UnsupportedError,
 )
+from ._events import Event
 from ._manager import PromptManager
 from ._state import STATE_VERSION, State, dumps, loads, new_state
 from ._usage import CacheUsage
@@ -45,7 +47,9 @@ __all__ = [
     "CacheBlock",
     "CacheUsage",
     "CompactionEvent",
+    "ConflictError",
     "ContextError",
+    "Event",
     "FlatRequest",
     "GeminiAdapter",
     "HookError",

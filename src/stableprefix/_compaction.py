@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ._errors import HookError, StablePrefixError
+from ._events import Event
 from ._json import JSONPathError, canonical, copy_json
 from ._sequence import check_sequence, round_starts
 from .adapters._base import Message, ProviderAdapter
@@ -26,8 +27,8 @@ __all__ = ["CompactionEvent", "cut_index", "run_hook", "truncate_oldest"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class CompactionEvent:
-    """What one compaction did to committed history.
+class CompactionEvent(Event):
+    """What one compaction did to committed history (an ``Event``).
 
     Attributes:
         removed: the messages that left history, oldest first.

@@ -17,6 +17,7 @@ the role, the path inside the state, the hook) instead of a new subclass.
      +-- HookError                               a hook raised or broke an invariant
      +-- UnsupportedError                        the provider cannot do what was asked
      +-- StoreError                              a state store failed
+     |    +-- ConflictError                      ... someone else saved the session first
      +-- UsageError            (also ValueError)  a provider's usage report is malformed
      +-- CacheRuleError        (also ValueError)  a request breaks a provider cache rule (sim)
      +-- UnknownModelError     (also LookupError) a model is not in the price table (pricing)
@@ -30,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "ConflictError",
     "ContextError",
     "HookError",
     "InvalidConfigError",
@@ -151,3 +153,10 @@ class UnsupportedError(StablePrefixError):
 
 class StoreError(StablePrefixError):
     """A state store failed to load or save a conversation."""
+
+
+class ConflictError(StoreError):
+    """Someone else saved the session since the version this save expected.
+
+    Reload the session (``store.load``), re-apply the change, and save again.
+    """

@@ -12,6 +12,7 @@ from ._blocks import CacheBlock, FlatRequest
 from ._compaction import CompactionEvent, truncate_oldest
 from ._config import PromptConfig
 from ._errors import (
+    CacheMarkerError,
     ConflictError,
     ContextError,
     HookError,
@@ -45,6 +46,7 @@ __all__ = [
     "STATE_VERSION",
     "AnthropicAdapter",
     "CacheBlock",
+    "CacheMarkerError",
     "CacheUsage",
     "CompactionEvent",
     "ConflictError",

@@ -16,6 +16,7 @@ the role, the path inside the state, the hook) instead of a new subclass.
      +-- ContextError                            the dynamic context was not recorded
      +-- HookError                               a hook raised or broke an invariant
      +-- UnsupportedError                        the provider cannot do what was asked
+     +-- CacheMarkerError      (also ValueError)  your own cache markers break a provider rule
      +-- StoreError                              a state store failed
      |    +-- ConflictError                      ... someone else saved the session first
      +-- UsageError            (also ValueError)  a provider's usage report is malformed
@@ -31,6 +32,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 __all__ = [
+    "CacheMarkerError",
     "ConflictError",
     "ContextError",
     "HookError",
@@ -149,6 +151,28 @@ class UnsupportedError(StablePrefixError):
     def __init__(self, message: str, *, provider: str) -> None:
         super().__init__(f"{provider}: {message}")
         self.provider = provider
+
+
+class CacheMarkerError(StablePrefixError, ValueError):
+    """Cache markers you placed yourself break a rule the provider enforces.
+
+    The library adapts its own markers around yours; this is raised only
+    when yours alone would make the provider reject the request (more
+    markers than allowed, or a longer TTL after a shorter one).
+
+    Attributes:
+        rule: a short name of the rule, e.g. ``"max_markers"`` or ``"ttl_order"``.
+        path: where the offending marker sits in the request,
+            e.g. ``$.messages[3].content[0]``.
+
+    >>> str(CacheMarkerError("too many", rule="max_markers", path="$.tools[0]"))
+    'max_markers at $.tools[0]: too many'
+    """
+
+    def __init__(self, message: str, *, rule: str, path: str) -> None:
+        super().__init__(f"{rule} at {path}: {message}")
+        self.rule = rule
+        self.path = path
 
 
 class StoreError(StablePrefixError):

@@ -7,9 +7,9 @@ positions for an entry written earlier. We therefore mark, in priority
 order: the end of the latest stable turn (so the next step of a tool loop
 finds it a few positions back), the end of the static part (tools and
 system, shared by every conversation), and the end of committed history.
-The caller's own markers count towards the four and are never changed; a
-marker of ours is dropped rather than placed before a caller's one-hour
-marker (one-hour entries must precede five-minute ones). Markers are placed
+Every marker the caller placed (on a tool, a message block or a block
+nested in a tool result) counts towards the four and is never changed; ours
+adapt around them (``_anthropic_markers``). Markers are placed
 on copies of the few messages that carry them; stored messages are never
 touched. The dynamic context is a user message, never part of ``system``.
 """
@@ -22,12 +22,12 @@ from typing import Any, ClassVar
 from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError, TransitionError
 from .._json import canonical, sha256_hex
+from ._anthropic_markers import TTLS as _TTLS
+from ._anthropic_markers import Candidate, plan_markers, sites, ttl_of
 from ._base import Message, ProviderAdapter, RequestParts, TextCounter, check_token_counter
 
 __all__ = ["AnthropicAdapter"]
 
-MAX_MARKERS = 4
-_TTLS = ("5m", "1h")
 _USER_BLOCKS = frozenset({"text", "image", "document", "tool_result", "search_result"})
 _ASSISTANT_BLOCKS = frozenset(
     {
@@ -53,16 +53,6 @@ def _fail(msg: str, index: int, role: str | None, path: str = "$") -> InvalidMes
     return InvalidMessageError(msg, index=index, role=role, path=path)
 
 
-def _ttl_of(block: Any) -> str | None:
-    if not isinstance(block, dict):
-        return None
-    cc = block.get("cache_control")
-    if not isinstance(cc, dict):
-        return None
-    ttl = cc.get("ttl", "5m")
-    return ttl if ttl in _TTLS else "5m"
-
-
 def _model_minimum(model: str | None) -> int:
     """The model's minimum cacheable prefix from the price table (0 if unknown)."""
     if model is None:
@@ -83,6 +73,11 @@ def _blocks(message: Message) -> list[Any]:
     if isinstance(content, str):
         return [{"type": "text", "text": content}]
     return content if isinstance(content, list) else []
+
+
+def _nested_marker(block: dict[str, Any]) -> bool:
+    inner = block.get("content")
+    return isinstance(inner, list) and any(ttl_of(b) is not None for b in inner)
 
 
 class AnthropicAdapter(ProviderAdapter):
@@ -359,13 +354,15 @@ class AnthropicAdapter(ProviderAdapter):
         system: list[Message] = (
             [{"type": "text", "text": parts.static_system}] if parts.static_system else []
         )
-        for where, idx, ttl in self._marker_targets(parts, messages, tools, system):
-            if where == "system":
-                system[idx] = self._marked(system[idx], ttl)
-            elif where == "tools":
-                tools[idx] = self._marked(tools[idx], ttl)
-            else:
-                messages[idx] = self._marked_message(messages[idx], ttl)
+        found = sites(tools, system, messages)
+        index = {site.path: i for i, site in enumerate(found)}
+        wishes = [
+            Candidate(index[path], ttl)
+            for path, tokens, ttl in self._candidates(parts, messages, tools, system)
+            if tokens >= self.min_cache_tokens
+        ]
+        for i, ttl in plan_markers(found, wishes):
+            self._mark(found[i].path, ttl, tools, system, messages)
         request: dict[str, Any] = {}
         if system:
             request["system"] = system
@@ -374,65 +371,62 @@ class AnthropicAdapter(ProviderAdapter):
             request["tools"] = tools
         return request
 
-    def _marker_targets(
+    def _candidates(
         self,
         parts: RequestParts,
         messages: list[Message],
         tools: list[Message],
         system: list[Message],
     ) -> list[tuple[str, int, str]]:
-        """Where to add our markers (where, index, ttl), within the four allowed.
+        """Blocks worth a marker of ours ``(path, prefix tokens, ttl)``, best first.
 
-        Candidates, best first: the end of the stable recent turn (the next
-        step of a tool loop finds it within the 20-position lookback), the
-        end of the static part (shared by every conversation), the end of
-        committed history. A candidate is skipped when its prefix is below
-        the model's minimum (it would cache nothing), when it would put a
-        five-minute marker before a caller's one-hour marker, or when its
-        block already carries a marker.
+        The end of the stable recent turn (the next step of a tool loop finds
+        it within the 20-position lookback), the end of the static part
+        (shared by every conversation), the end of committed history.
         """
-        caller = [_ttl_of(t) for t in tools] + [_ttl_of(b) for m in messages for b in _blocks(m)]
-        budget = MAX_MARKERS - sum(1 for t in caller if t is not None)
-        # order positions: tools 0, system 1, message i -> 2 + i
-        caller_1h = [0 for t in tools if _ttl_of(t) == "1h"] + [
-            2 + i for i, m in enumerate(messages) for b in _blocks(m) if _ttl_of(b) == "1h"
-        ]
-        last_1h = max(caller_1h, default=-1)
-        chosen: list[tuple[str, int, str]] = []
-        for where, idx, pos, prefix_tokens, ttl in self._candidates(parts, tools, system):
-            if len(chosen) >= budget:
-                break
-            if prefix_tokens < self.min_cache_tokens:
-                continue
-            if ttl == "5m" and pos < last_1h:
-                continue
-            if where == "message":
-                block_at = self._mark_index(messages[idx])
-                if block_at is None or _ttl_of(_blocks(messages[idx])[block_at]) is not None:
-                    continue
-            chosen.append((where, idx, ttl))
-        return chosen
-
-    def _candidates(
-        self, parts: RequestParts, tools: list[Message], system: list[Message]
-    ) -> list[tuple[str, int, int, int, str]]:
         n_hist = len(parts.history)
         history_end = parts.static_tokens + parts.history_tokens
         lead = 1 if parts.context is not None and parts.position == "before_recent" else 0
-        out: list[tuple[str, int, int, int, str]] = []
+        out: list[tuple[str, int, str]] = []
+
+        def message_end(idx: int, tokens: int) -> None:
+            block = self._mark_index(messages[idx])
+            if block is not None:
+                out.append((f"$.messages[{idx}].content[{block}]", tokens, self.cache_ttl))
+
         if parts.recent and parts.mark_recent:
-            idx = n_hist + lead + len(parts.recent) - 1
             recent = sum(parts.recent_counts)
             if lead and parts.context is not None:
                 recent += self.count_text_tokens(parts.context)
-            out.append(("message", idx, 2 + idx, history_end + recent, self.cache_ttl))
+            message_end(n_hist + lead + len(parts.recent) - 1, history_end + recent)
         if system:
-            out.append(("system", len(system) - 1, 1, parts.static_tokens, self.static_ttl))
+            out.append((f"$.system[{len(system) - 1}]", parts.static_tokens, self.static_ttl))
         elif tools:
-            out.append(("tools", len(tools) - 1, 0, parts.static_tokens, self.static_ttl))
+            out.append((f"$.tools[{len(tools) - 1}]", parts.static_tokens, self.static_ttl))
         if n_hist:
-            out.append(("message", n_hist - 1, 2 + n_hist - 1, history_end, self.cache_ttl))
+            message_end(n_hist - 1, history_end)
         return out
+
+    def _mark(
+        self,
+        path: str,
+        ttl: str,
+        tools: list[Message],
+        system: list[Message],
+        messages: list[Message],
+    ) -> None:
+        """Put a marker at ``path``, copying only the message that holds it."""
+        head, _, rest = path[2:].partition("[")
+        idx = int(rest.split("]", 1)[0])
+        if head == "tools":
+            tools[idx] = self._marked(tools[idx], ttl)
+        elif head == "system":
+            system[idx] = self._marked(system[idx], ttl)
+        else:
+            block = int(path.rsplit("[", 1)[1].rstrip("]"))
+            content = list(_blocks(messages[idx]))
+            content[block] = self._marked(content[block], ttl)
+            messages[idx] = {**messages[idx], "content": content}
 
     @staticmethod
     def _marker(ttl: str) -> dict[str, str]:
@@ -457,14 +451,6 @@ class AnthropicAdapter(ProviderAdapter):
             ):
                 return i
         return None
-
-    def _marked_message(self, message: Message, ttl: str) -> Message:
-        idx = self._mark_index(message)
-        if idx is None:
-            return message
-        blocks = list(_blocks(message))
-        blocks[idx] = self._marked(blocks[idx], ttl)
-        return {**message, "content": blocks}
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
         out: list[CacheBlock] = []
@@ -493,8 +479,52 @@ class AnthropicAdapter(ProviderAdapter):
                     else "other"
                 )
                 tokens = self._block_tokens(block) + (_MESSAGE_OVERHEAD if i == 0 else 0)
-                out.append(self._flat(block, f"{n}:{role}:{i == 0}", kind, role, tokens))
+                salt = f"{n}:{role}:{i == 0}"
+                if kind == "tool_result" and _nested_marker(block):
+                    out.extend(self._flat_nested(block, salt, role, tokens))
+                else:
+                    out.append(self._flat(block, salt, kind, role, tokens))
         return FlatRequest(provider=self.name, blocks=tuple(out))
+
+    def _flat_nested(
+        self, block: dict[str, Any], salt: str, role: str, tokens: int
+    ) -> list[CacheBlock]:
+        """A ``tool_result`` whose nested blocks carry markers, as one piece per block.
+
+        Each nested marker caches the prefix up to its own block, so the
+        pieces keep the markers where they are; a last piece of no tokens
+        carries the ``tool_result``'s own marker. The pieces are one run of
+        ``tool_result`` blocks, so they share one lookback position.
+        """
+        inner = block["content"]
+        head = canonical({k: v for k, v in block.items() if k not in ("content", "cache_control")})
+        salt = salt.split(":", 1)[-1]
+        nested = [self._block_tokens(b) if isinstance(b, dict) else 0 for b in inner]
+        framing = tokens - sum(nested)  # the block's own framing rides on the first piece
+        pieces: list[CacheBlock] = []
+        for k, b in enumerate(inner):
+            bare = (
+                {x: v for x, v in b.items() if x != "cache_control"} if isinstance(b, dict) else b
+            )
+            pieces.append(
+                CacheBlock(
+                    key=sha256_hex(f"{salt}{head}[{k}]{canonical(bare)}"),
+                    tokens=nested[k] + (framing if k == 0 else 0),
+                    kind="tool_result",
+                    role=role,
+                    cache_ttl=ttl_of(b),
+                )
+            )
+        pieces.append(
+            CacheBlock(
+                key=sha256_hex(f"{salt}{head}[end]"),
+                tokens=0 if inner else tokens,
+                kind="tool_result",
+                role=role,
+                cache_ttl=ttl_of(block),
+            )
+        )
+        return pieces
 
     @staticmethod
     def _flat(block: Any, salt: str, kind: str, role: str, tokens: int) -> CacheBlock:
@@ -507,5 +537,5 @@ class AnthropicAdapter(ProviderAdapter):
             tokens=tokens,
             kind=kind,
             role=role,
-            cache_ttl=_ttl_of(block),
+            cache_ttl=ttl_of(block),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from stableprefix import CacheUsage, StablePrefixError
+from stableprefix.models import get_model
 from stableprefix.pricing import (
     PRICES,
     ModelPrices,
@@ -36,28 +37,106 @@ def test_required_models_are_in_the_table(name: str) -> None:
     assert p.min_cache_tokens in (512, 1024, 2048, 4096)
 
 
-def test_anthropic_multipliers_hold_for_every_claude_model() -> None:
-    for name, p in PRICES.items():
-        if p.provider != "anthropic":
-            continue
-        assert p.cache_write_5m == pytest.approx(p.input * 1.25), name
-        assert p.cache_write_1h == pytest.approx(p.input * 2), name
-        assert p.cache_read == pytest.approx(p.input * 0.1), name
+# Published prices, per million tokens, copied from the providers' pages
+# (not computed from multipliers): (input, 5m write, 1h write, read, output).
+# Anthropic pricing page and model pages, fetched 2026-10-07..10:
+# Sonnet 5.5 "Cache read $0.10" after the 2026-10-07 cut ("Cache hits and
+# refreshes on Claude Opus 5.5 and Claude Sonnet 5.5 are priced at 0.05x");
+# "Claude Fable 5.1 and Claude Mythos 5.1 are priced at 0.025x".
+PUBLISHED_CLAUDE = {
+    "claude-sonnet-5-5": (2.0, 2.50, 4.0, 0.10, 10.0),
+    "claude-opus-5-5": (4.0, 5.0, 8.0, 0.20, 20.0),
+    "claude-opus-5": (5.0, 6.25, 10.0, 0.50, 25.0),
+    "claude-sonnet-5": (2.0, 2.50, 4.0, 0.20, 10.0),
+    "claude-fable-5": (10.0, 12.50, 20.0, 1.0, 50.0),
+    "claude-fable-5-1": (10.0, 12.50, 20.0, 0.25, 50.0),
+    "claude-haiku-5-5": (0.10, 0.125, 0.20, 0.01, 0.50),
+    "claude-opus-4-5": (5.0, 6.25, 10.0, 0.50, 25.0),
+    "claude-sonnet-4-5": (3.0, 3.75, 6.0, 0.30, 15.0),
+    "claude-haiku-4-5": (1.0, 1.25, 2.0, 0.10, 5.0),
+    "claude-3-haiku": (0.25, 0.30, 0.50, 0.03, 1.25),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_CLAUDE))
+def test_claude_prices_match_the_published_ones(name: str) -> None:
+    inp, w5, w1, read, out = PUBLISHED_CLAUDE[name]
+    p = get_prices(name)
+    assert (p.input, p.cache_write_5m, p.cache_write_1h, p.cache_read, p.output) == (
+        pytest.approx(inp),
+        pytest.approx(w5),
+        pytest.approx(w1),
+        pytest.approx(read),
+        pytest.approx(out),
+    )
 
 
 def test_documented_minimums() -> None:
-    assert get_prices("claude-sonnet-4-5").min_cache_tokens == 1024
-    assert get_prices("claude-haiku-4-5").min_cache_tokens == 4096
-    assert get_prices("claude-opus-4-5").min_cache_tokens == 4096
-    assert get_prices("claude-3-5-haiku").min_cache_tokens == 2048
+    # Anthropic prompt-caching page: "512 tokens for Claude Fable 5.1, Claude
+    # Mythos 5.1, Claude Opus 5.5, Claude Opus 5, Claude Sonnet 5.5, ...";
+    # "1,024 tokens for Claude Opus 4.8, Claude Sonnet 5, ..."; Opus 4.7 2,048;
+    # "4,096 tokens for Claude Opus 4.6 and Claude Opus 4.5"; Haiku 4.5 4,096.
+    expected = {
+        "claude-sonnet-5-5": 512,
+        "claude-opus-5-5": 512,
+        "claude-opus-5": 512,
+        "claude-fable-5-1": 512,
+        "claude-sonnet-5": 1024,
+        "claude-opus-4-8": 1024,
+        "claude-opus-4-7": 2048,
+        "claude-sonnet-4-5": 1024,
+        "claude-haiku-4-5": 4096,
+        "claude-opus-4-5": 4096,
+        "claude-3-5-haiku": 2048,
+        # OpenAI: "1,024 tokens is a strict minimum" on GPT-5.6 and later.
+        "gpt-5.6-sol": 1024,
+        # Gemini caching page: 3.x families 4,096, 2.5 Flash / Pro 2,048.
+        "gemini-3.8-flash": 4096,
+        "gemini-2.5-flash": 2048,
+        "gemini-2.5-pro": 2048,
+    }
+    assert {n: get_model(n).min_cache_tokens for n in expected} == expected
     assert all(p.min_cache_tokens == 1024 for p in PRICES.values() if p.provider == "openai")
 
 
-def test_openai_and_gemini_do_not_charge_writes() -> None:
-    for p in PRICES.values():
-        if p.provider in ("openai", "gemini"):
-            assert not p.charges_writes
-            assert p.write_price("5m") == p.input
+def test_legacy_openai_and_gemini_do_not_charge_writes() -> None:
+    # "Cache writes have no additional fee on models before the GPT-5.6 family."
+    for name in ("gpt-5", "gpt-4.1", "gpt-4o", "gemini-2.5-flash", "gemini-3.8-flash"):
+        p = get_prices(name)
+        assert not p.charges_writes
+        assert p.write_price("5m") == p.input
+
+
+def test_gpt_5_6_writes_cost_a_quarter_more() -> None:
+    # OpenAI pricing (2026-08-11): gpt-5.6-sol $5 / cached $0.50 / write $6.25 /
+    # output $30; terra $2 / $0.20 / $2.50 / $12; luna $0.20 / $0.02 / $0.25 / $1.20.
+    published = {
+        "gpt-5.6-sol": (5.0, 0.50, 6.25, 30.0),
+        "gpt-5.6-terra": (2.0, 0.20, 2.50, 12.0),
+        "gpt-5.6-luna": (0.20, 0.02, 0.25, 1.20),
+    }
+    for name, (inp, read, write, out) in published.items():
+        p = get_prices(name)
+        assert (p.input, p.cache_read, p.write_price("30m"), p.output) == (
+            pytest.approx(inp),
+            pytest.approx(read),
+            pytest.approx(write),
+            pytest.approx(out),
+        )
+        assert p.write_multiplier("30m") == pytest.approx(1.25)
+
+
+def test_long_context_tiers_price_the_whole_request() -> None:
+    # Haiku 5.5: "a prompt over 100,000 tokens pays $0.50 input / $2.50 output
+    # ... on every token of that request" (pricing page).
+    p = get_prices("claude-haiku-5-5")
+    short = CacheUsage(uncached_input_tokens=100_000, output_tokens=1_000_000)
+    long = CacheUsage(uncached_input_tokens=100_001, output_tokens=1_000_000)
+    assert estimate_cost(short, p) == pytest.approx(100_000 * 0.10 / 1e6 + 0.50)
+    assert estimate_cost(long, p) == pytest.approx(100_001 * 0.50 / 1e6 + 2.50)
+    # GPT-5.6 above 272k input tokens: 2x input, 1.5x output (pricing page).
+    sol = get_prices("gpt-5.6-sol").for_prompt(272_001)
+    assert (sol.input, sol.output, sol.cache_read) == (10.0, 45.0, 1.0)
 
 
 def test_dated_names_resolve_to_their_base_entry() -> None:
@@ -67,7 +146,9 @@ def test_dated_names_resolve_to_their_base_entry() -> None:
 
 
 def test_a_version_suffix_is_not_mistaken_for_a_date() -> None:
-    with pytest.raises(UnknownModelError):
+    # gpt-5.1 is a model of its own (rules known, no price published here).
+    assert get_model("gpt-5.1").name == "gpt-5.1"
+    with pytest.raises(UnknownModelError, match="no published price"):
         get_prices("gpt-5.1")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from stableprefix import CacheBlock, CacheUsage, FlatRequest, StablePrefixError
-from stableprefix.pricing import UnknownModelError
 from stableprefix.sim import AnthropicCache, CacheRuleError
 
 
@@ -255,8 +254,9 @@ def test_bad_arguments() -> None:
         AnthropicCache().process(req(SYS), now=0, output_tokens=-1)
     with pytest.raises(ValueError):
         AnthropicCache(lookback=0)
-    with pytest.raises(UnknownModelError):
-        AnthropicCache(model="claude-9")
+    # An unknown id is simulated with its family's conservative minimum.
+    assert AnthropicCache(model="claude-9").min_tokens == 4096
+    assert AnthropicCache(model="claude-fable-9").min_tokens == 512
 
 
 def test_output_tokens_are_copied() -> None:

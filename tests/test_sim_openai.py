@@ -102,21 +102,41 @@ def test_overflow_can_be_disabled() -> None:
 
 
 def test_in_memory_retention_expires_after_idle_time() -> None:
+    # "cached prefixes generally remain active for 5 to 10 minutes of inactivity"
     r = req(blk("sys", 2000))
-    assert reads(OpenAICache(), (r, 0), (r, 300)) == [0, 1920]
-    assert reads(OpenAICache(), (r, 0), (r, 301)) == [0, 0]
+    mem = "in_memory"
+    assert reads(OpenAICache(retention=mem), (r, 0), (r, 300)) == [0, 1920]
+    assert reads(OpenAICache(retention=mem), (r, 0), (r, 301)) == [0, 0]
 
 
 def test_use_keeps_a_prefix_alive() -> None:
     r = req(blk("sys", 2000))
-    assert reads(OpenAICache(), (r, 0), (r, 250), (r, 500), (r, 750)) == [0, 1920, 1920, 1920]
+    cache = OpenAICache(retention="in_memory")
+    assert reads(cache, (r, 0), (r, 250), (r, 500), (r, 750)) == [0, 1920, 1920, 1920]
 
 
 def test_extended_retention_and_explicit_ttl() -> None:
+    # "Extended retention typically keeps entries available for around 30
+    # minutes and can retain them for up to 24 hours" (prompt-caching guide,
+    # 2026-09-26): the simulator models the typical 30 minutes.
     r = req(blk("sys", 2000))
-    assert reads(OpenAICache(retention="24h"), (r, 0), (r, 80_000)) == [0, 1920]
-    assert reads(OpenAICache(retention="24h"), (r, 0), (r, 90_000)) == [0, 0]
+    assert reads(OpenAICache(retention="24h"), (r, 0), (r, 1800)) == [0, 1920]
+    assert reads(OpenAICache(retention="24h"), (r, 0), (r, 1801)) == [0, 0]
     assert reads(OpenAICache(idle_ttl=600), (r, 0), (r, 599)) == [0, 1920]
+
+
+def test_retention_defaults_follow_the_model() -> None:
+    # "Organizations without Zero Data Retention enabled default to 24h" on
+    # the models that support it (gpt-5, gpt-4.1, ...); gpt-5-mini and gpt-4o
+    # have no extended retention; "For gpt-5.5 ... only 24h is supported".
+    assert OpenAICache(model="gpt-5").retention == "24h"
+    assert OpenAICache(model="gpt-4.1").retention == "24h"
+    assert OpenAICache(model="gpt-5-mini").retention == "in_memory"
+    assert OpenAICache(model="gpt-4o").retention == "in_memory"
+    with pytest.raises(ValueError, match="accepts retention 24h"):
+        OpenAICache(model="gpt-5.5", retention="in_memory")
+    with pytest.raises(ValueError, match="accepts retention in_memory"):
+        OpenAICache(model="gpt-4o", retention="24h")
 
 
 def test_partial_block_match_with_token_ids() -> None:

@@ -7,7 +7,7 @@
 'You are terse.'
 """
 
-from . import adapters, functional, pricing, sim, tokens
+from . import adapters, functional, models, pricing, sim, tokens
 from ._blocks import CacheBlock, FlatRequest
 from ._compaction import CompactionEvent, truncate_oldest
 from ._config import PromptConfig
@@ -38,6 +38,7 @@ from .adapters import (
     ProviderAdapter,
     TransformersAdapter,
 )
+from .models import ModelInfo, get_model
 from .pricing import ModelPrices, UnknownModelError, estimate_cost, get_prices
 
 __version__ = "0.1.0"
@@ -58,6 +59,7 @@ __all__ = [
     "InvalidConfigError",
     "InvalidMessageError",
     "InvalidStateError",
+    "ModelInfo",
     "ModelPrices",
     "OpenAIAdapter",
     "OpenAIResponsesAdapter",
@@ -78,8 +80,10 @@ __all__ = [
     "dumps",
     "estimate_cost",
     "functional",
+    "get_model",
     "get_prices",
     "loads",
+    "models",
     "new_state",
     "pricing",
     "sim",

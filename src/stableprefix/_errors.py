@@ -21,7 +21,7 @@ the role, the path inside the state, the hook) instead of a new subclass.
      |    +-- ConflictError                      ... someone else saved the session first
      +-- UsageError            (also ValueError)  a provider's usage report is malformed
      +-- CacheRuleError        (also ValueError)  a request breaks a provider cache rule (sim)
-     +-- UnknownModelError     (also LookupError) a model is not in the price table (pricing)
+     +-- UnknownModelError     (also LookupError) no rules or no price for a model id (models)
 
 Wrong argument *types* raise the built-in ``TypeError``; everything listed
 above is raised with a message that says what was wrong and how to fix it.
@@ -43,6 +43,7 @@ __all__ = [
     "StablePrefixError",
     "StoreError",
     "TransitionError",
+    "UnknownModelError",
     "UnsupportedError",
 ]
 
@@ -184,3 +185,31 @@ class ConflictError(StoreError):
 
     Reload the session (``store.load``), re-apply the change, and save again.
     """
+
+
+class UnknownModelError(StablePrefixError, LookupError):
+    """A model id has no entry to answer a question about it.
+
+    Raised by ``get_model`` when neither the registry nor a model family
+    knows the id, and by ``get_prices`` when the model has no published
+    price (an unknown id resolves to its family's cache rules, but a price
+    is never guessed).
+
+    Attributes:
+        model: the id that was looked up.
+        known: the names the table does know, sorted.
+
+    >>> err = UnknownModelError("gpt-0", ("gpt-5",))
+    >>> err.model, err.known
+    ('gpt-0', ('gpt-5',))
+    """
+
+    def __init__(self, model: str, known: Sequence[str], *, reason: str = "") -> None:
+        what = reason or f"no entry for model {model!r}"
+        super().__init__(
+            f"{what}; known models: {', '.join(known)}. Pass table={{**PRICES, name: "
+            "ModelPrices(...)}} to get_prices (or {**MODELS, **load_models(rows)} to get_model) "
+            "to add it"
+        )
+        self.model = model
+        self.known = tuple(known)

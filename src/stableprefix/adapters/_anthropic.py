@@ -54,12 +54,13 @@ def _fail(msg: str, index: int, role: str | None, path: str = "$") -> InvalidMes
 
 
 def _model_minimum(model: str | None) -> int:
-    """The model's minimum cacheable prefix from the price table (0 if unknown)."""
+    """The model's minimum cacheable prefix from the model registry (0 if no
+    model; an unknown id gets its family's conservative minimum)."""
     if model is None:
         return 0
-    from ..pricing import get_prices  # the one table of per-model facts
+    from ..models import get_model  # the one table of per-model facts
 
-    return get_prices(model).min_cache_tokens
+    return get_model(model, provider="anthropic").min_cache_tokens
 
 
 def _dump_block(block: Any) -> Any:

@@ -24,12 +24,9 @@ pairs, so the whole prefix is never rehashed and ids are exact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from .._blocks import CacheBlock, FlatRequest
 from .._usage import CacheUsage
-from ..pricing import ModelPrices
-from ._base import CacheRuleError, Clock, check_count, resolve_minimum
+from ._base import CacheRuleError, Clock, ModelTable, check_count, model_rules, resolve_minimum
 
 __all__ = ["AnthropicCache"]
 
@@ -75,16 +72,18 @@ class AnthropicCache:
     """Simulates Anthropic's prompt cache for one model.
 
     Args:
-        model: model name in the price table (sets the minimum prefix).
+        model: model id (sets the minimum prefix from the model registry;
+            an unknown id gets its family's conservative minimum).
         min_tokens: override the minimum cacheable prefix.
         lookback: block positions a marker looks back over (20).
         max_markers: markers allowed per request (4).
         collapse_tool_runs: count a run of tool_use (or tool_result) blocks
             as one lookback position.
-        table: price table to look ``model`` up in (default ``PRICES``).
+        table: registry (or legacy price table) to look ``model`` up in
+            (default: the built-in registry).
 
     Raises:
-        UnknownModelError: ``model`` is not in the table.
+        UnknownModelError: ``model`` is in no family the registry knows.
         ValueError: a number is out of range.
 
     >>> from stableprefix import CacheBlock, FlatRequest
@@ -105,12 +104,12 @@ class AnthropicCache:
         lookback: int = 20,
         max_markers: int = 4,
         collapse_tool_runs: bool = True,
-        table: Mapping[str, ModelPrices] | None = None,
+        table: ModelTable | None = None,
     ) -> None:
         check_count("lookback", lookback, allow_none=False)
         check_count("max_markers", max_markers, allow_none=False)
         self.model = model
-        self.min_tokens = resolve_minimum(model, min_tokens, 1024, table)
+        self.min_tokens = resolve_minimum(min_tokens, 1024, model_rules(model, table, "anthropic"))
         self.lookback = lookback
         self.max_markers = max_markers
         self.collapse_tool_runs = bool(collapse_tool_runs)

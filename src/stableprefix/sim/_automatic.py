@@ -24,17 +24,20 @@ from __future__ import annotations
 
 import hashlib
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 from .._blocks import FlatRequest
 from .._usage import CacheUsage
-from ..pricing import ModelPrices, get_prices
-from ._base import Clock, check_count, check_positive, resolve_minimum
+from ._base import Clock, ModelTable, check_count, check_positive, model_rules, resolve_minimum
 from ._trie import Seg, TokenTrie, segments
 
 __all__ = ["GeminiCache", "OpenAICache"]
 
-_RETENTION = {"in_memory": 300.0, "24h": 86400.0}
+# Idle lifetimes by retention. In memory: "5 to 10 minutes of inactivity"
+# (the low end). Extended: "typically keeps entries available for around 30
+# minutes and can retain them for up to 24 hours" (O-PC, 2026-09-26 copy):
+# the typical 30 minutes, not the 24-hour maximum.
+_RETENTION = {"in_memory": 300.0, "24h": 1800.0}
 _WINDOW = 60.0  # seconds over which the overflow rate is counted
 
 
@@ -58,11 +61,18 @@ class OpenAICache:
     """Simulates OpenAI's automatic prompt caching for one model.
 
     Args:
-        model: model name in the price table (sets the minimum, and whether
-            writes are reported: only for models that charge for them).
+        model: model id (sets the minimum, the default retention and
+            whether writes are reported: only for models that charge for
+            them). This model is the rule of models before GPT-5.6; for
+            GPT-5.6 and later use ``OpenAIBreakpointCache`` (or
+            ``cache_for_model``, which picks it).
         min_tokens: override the minimum prompt length (1024).
         retention: ``"in_memory"`` (idle TTL 300 s, the low end of the
-            documented 5 to 10 minutes) or ``"24h"`` (extended retention).
+            documented 5 to 10 minutes) or ``"24h"`` (extended retention,
+            typically about 30 minutes idle). ``None``: the model's default
+            in the registry (``24h`` for models that support it: the
+            default of organisations without Zero Data Retention), else
+            ``in_memory``.
         idle_ttl: override the idle time-to-live, in seconds.
         machines: size of the machine pool routes are hashed onto;
             ``None`` gives every route its own machine.
@@ -71,11 +81,12 @@ class OpenAICache:
             ``None`` disables overflow.
         routing_tokens: leading tokens hashed for routing (256).
         step: hits are counted in multiples of this many tokens (128).
-        table: price table to look ``model`` up in (default ``PRICES``).
+        table: registry (or legacy price table) to look ``model`` up in.
 
     Raises:
-        UnknownModelError: ``model`` is not in the table.
-        ValueError: an option is out of range.
+        UnknownModelError: ``model`` is in no family the registry knows.
+        ValueError: an option is out of range, or ``retention`` is one the
+            model does not accept.
 
     >>> from stableprefix import CacheBlock, FlatRequest
     >>> sys = CacheBlock(key="sys", tokens=1500, kind="system", role="system")
@@ -91,24 +102,39 @@ class OpenAICache:
         model: str | None = "gpt-5",
         *,
         min_tokens: int | None = None,
-        retention: str = "in_memory",
+        retention: str | None = None,
         idle_ttl: float | None = None,
         machines: int | None = None,
         overflow_rpm: float | None = 15,
         routing_tokens: int = 256,
         step: int = 128,
-        table: Mapping[str, ModelPrices] | None = None,
+        table: ModelTable | None = None,
     ) -> None:
+        info = model_rules(model, table, "openai")
+        if retention is None:
+            retention = info.retention if info is not None else None
+            retention = retention if retention in _RETENTION else "in_memory"
         if retention not in _RETENTION:
             raise ValueError(f"retention must be 'in_memory' or '24h', got {retention!r}")
+        if (
+            info is not None
+            and info.exact
+            and info.retention_options
+            and (retention not in info.retention_options)
+        ):
+            raise ValueError(
+                f"model {model!r} accepts retention {', '.join(info.retention_options)}, "
+                f"not {retention!r}"
+            )
         check_positive("idle_ttl", idle_ttl)
         check_count("machines", machines)
         check_positive("overflow_rpm", overflow_rpm)
         check_count("routing_tokens", routing_tokens, allow_none=False)
         check_count("step", step, allow_none=False)
         self.model = model
-        self.min_tokens = resolve_minimum(model, min_tokens, 1024, table)
-        self.reports_writes = model is not None and get_prices(model, table).charges_writes
+        self.min_tokens = resolve_minimum(min_tokens, 1024, info)
+        prices = None if info is None else info.prices
+        self.reports_writes = prices is not None and prices.charges_writes
         self.retention = retention
         self.idle_ttl = float(idle_ttl) if idle_ttl is not None else _RETENTION[retention]
         self.machines = machines
@@ -198,14 +224,15 @@ class GeminiCache:
     is billed for writing. Explicit ``cachedContents`` are not simulated.
 
     Args:
-        model: model name in the price table (sets the minimum).
+        model: model id (sets the minimum: 4,096 for the 3.x families and
+            unknown newer ids, 2,048 for 2.5 Flash/Pro).
         min_tokens: override the minimum.
         idle_ttl: seconds a cached prefix survives without use. Google
             documents no number for implicit caching; 300 s is an assumption.
-        table: price table to look ``model`` up in (default ``PRICES``).
+        table: registry (or legacy price table) to look ``model`` up in.
 
     Raises:
-        UnknownModelError: ``model`` is not in the table.
+        UnknownModelError: ``model`` is in no family the registry knows.
         ValueError: an option is out of range.
 
     >>> from stableprefix import CacheBlock, FlatRequest
@@ -223,11 +250,11 @@ class GeminiCache:
         *,
         min_tokens: int | None = None,
         idle_ttl: float = 300.0,
-        table: Mapping[str, ModelPrices] | None = None,
+        table: ModelTable | None = None,
     ) -> None:
         check_positive("idle_ttl", idle_ttl, allow_none=False)
         self.model = model
-        self.min_tokens = resolve_minimum(model, min_tokens, 2048, table)
+        self.min_tokens = resolve_minimum(min_tokens, 2048, model_rules(model, table, "gemini"))
         self.idle_ttl = float(idle_ttl)
         self.reset()
 

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 from .._blocks import FlatRequest
 from .._errors import StablePrefixError
 from .._usage import CacheUsage
+from ..models import ModelInfo, get_model
 from ..pricing import ModelPrices, get_prices
 
 __all__ = ["CacheModel", "CacheRuleError", "TimedRequest", "simulate"]
@@ -124,20 +125,51 @@ class Clock:
         return self.last
 
 
-def resolve_minimum(
-    model: str | None,
-    min_tokens: int | None,
-    default: int,
-    table: Mapping[str, ModelPrices] | None,
-) -> int:
+#: A registry (``{name: ModelInfo}``) or a legacy price table (``{name: ModelPrices}``).
+ModelTable = Mapping[str, ModelInfo] | Mapping[str, ModelPrices]
+
+_DEFAULT_SEMANTICS = {
+    "anthropic": "anthropic",
+    "openai": "openai-prefix",
+    "gemini": "gemini-implicit",
+    "local": "local",
+}
+
+
+def model_rules(model: str | None, table: ModelTable | None, provider: str) -> ModelInfo | None:
+    """The registry record of ``model`` (a family fallback for unknown ids).
+
+    A legacy price table (``{name: ModelPrices}``) is still accepted: the
+    model must be in it, and its cache semantics are the registry's where
+    the registry knows the id, else the provider's default.
+    """
+    if model is None:
+        return None
+    if table is not None and all(isinstance(v, ModelPrices) for v in table.values()):
+        p = get_prices(model, table)
+        try:
+            semantics = get_model(model, provider=p.provider).cache_semantics
+        except StablePrefixError:
+            semantics = _DEFAULT_SEMANTICS[p.provider]
+        return ModelInfo(
+            name=model,
+            provider=p.provider,
+            family=p.provider,
+            min_cache_tokens=p.min_cache_tokens,
+            cache_semantics=semantics,
+            prices=p,
+            read_multiplier=p.read_multiplier,
+        )
+    return get_model(model, table, provider=provider)  # type: ignore[arg-type]
+
+
+def resolve_minimum(min_tokens: int | None, default: int, info: ModelInfo | None) -> int:
     """The minimum cacheable prefix: explicit, else the model's, else ``default``."""
     if min_tokens is not None:
         if isinstance(min_tokens, bool) or not isinstance(min_tokens, int) or min_tokens < 0:
             raise ValueError(f"min_tokens must be an int >= 0, got {min_tokens!r}")
         return min_tokens
-    if model is None:
-        return default
-    return get_prices(model, table).min_cache_tokens
+    return default if info is None else info.min_cache_tokens
 
 
 def check_positive(name: str, value: object, *, allow_none: bool = True) -> None:

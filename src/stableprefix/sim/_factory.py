@@ -2,26 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from ..pricing import ModelPrices, get_prices
 from ._anthropic import AnthropicCache
 from ._automatic import GeminiCache, OpenAICache
-from ._base import CacheModel
+from ._base import CacheModel, ModelTable, model_rules
 from ._local import RadixCache
 
 __all__ = ["cache_for_model"]
 
 
-def cache_for_model(
-    model: str, *, table: Mapping[str, ModelPrices] | None = None, **options: Any
-) -> CacheModel:
+def cache_for_model(model: str, *, table: ModelTable | None = None, **options: Any) -> CacheModel:
     """The simulator of ``model``'s provider, set up for that model.
 
     Args:
-        model: a model name in the price table.
-        table: price table to look it up in (default ``PRICES``).
+        model: a model id; unknown ids get their family's rules.
+        table: registry (or legacy price table) to look it up in.
         **options: passed to the cache model (e.g. ``machines=8``).
 
     Returns:
@@ -29,7 +25,7 @@ def cache_for_model(
         model; a ``RadixCache`` for a ``"local"`` entry.
 
     Raises:
-        UnknownModelError: ``model`` is not in the table.
+        UnknownModelError: ``model`` is in no family the registry knows.
         TypeError: an option does not exist for that cache model.
 
     >>> cache_for_model("claude-haiku-4-5").min_tokens
@@ -37,7 +33,9 @@ def cache_for_model(
     >>> type(cache_for_model("gpt-4.1", machines=4)).__name__
     'OpenAICache'
     """
-    provider = get_prices(model, table).provider
+    info = model_rules(model, table, "local")
+    assert info is not None
+    provider = info.provider
     if provider == "anthropic":
         return AnthropicCache(model, table=table, **options)
     if provider == "openai":

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 
 __all__ = ["CacheBlock", "FlatRequest"]
 
-_TTLS = (None, "5m", "1h")
+# Anthropic cache_control TTLs, then OpenAI prompt_cache_breakpoint TTLs.
+_TTLS = (None, "5m", "1h", "30m", "12h")
+_MODES = (None, "implicit", "explicit")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,8 +33,9 @@ class CacheBlock:
             ``"tool_result"``, ``"image"``, ``"thinking"`` or ``"other"``.
         role: the role of the message holding it (``"tools"`` and
             ``"system"`` for the static part).
-        cache_ttl: ``"5m"`` or ``"1h"`` when the block carries an explicit
-            cache marker (Anthropic ``cache_control``), else ``None``.
+        cache_ttl: the TTL of the explicit cache marker the block carries,
+            else ``None``: ``"5m"`` or ``"1h"`` for Anthropic ``cache_control``,
+            ``"30m"`` or ``"12h"`` for an OpenAI ``prompt_cache_breakpoint``.
         token_ids: exact token ids when a real tokenizer produced them.
 
     >>> CacheBlock(key="ab", tokens=12, kind="text", role="user").cache_ttl is None
@@ -53,7 +56,7 @@ class CacheBlock:
             raise ValueError(f"CacheBlock.tokens must be an int >= 0, got {self.tokens!r}")
         if self.cache_ttl not in _TTLS:
             raise ValueError(
-                f"CacheBlock.cache_ttl must be None, '5m' or '1h', got {self.cache_ttl!r}"
+                f"CacheBlock.cache_ttl must be one of {_TTLS}, got {self.cache_ttl!r}"
             )
         if self.token_ids is not None and len(self.token_ids) != self.tokens:
             raise ValueError(
@@ -70,6 +73,10 @@ class FlatRequest:
         blocks: the cacheable units in prefix order.
         routing_key: what the provider routes cache lookups by beyond the
             prefix itself (OpenAI's ``prompt_cache_key``), if any.
+        cache_mode: OpenAI's ``prompt_cache_options.mode`` when the request
+            sets it: ``"implicit"`` (the service adds a breakpoint at the
+            latest user or tool message) or ``"explicit"`` (only the blocks'
+            own breakpoints); ``None`` leaves the provider default (implicit).
 
     >>> r = FlatRequest(provider="openai", blocks=(
     ...     CacheBlock(key="s", tokens=10, kind="system", role="system"),))
@@ -80,6 +87,13 @@ class FlatRequest:
     provider: str
     blocks: tuple[CacheBlock, ...] = field(default_factory=tuple)
     routing_key: str | None = None
+    cache_mode: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.cache_mode not in _MODES:
+            raise ValueError(
+                f"FlatRequest.cache_mode must be one of {_MODES}, got {self.cache_mode!r}"
+            )
 
     @property
     def total_tokens(self) -> int:

@@ -4,9 +4,10 @@ OpenAI-compatible servers speak).
 Approach: the request is one flat ``messages`` list. The static system
 prompt is its first message, committed history follows, then the recent
 turn; tools travel in ``tools`` (omitted when there are none, since an empty
-list is rejected). Caching is automatic and by prefix, so the only job here
-is to keep the prefix byte-stable: the dynamic context is a separate
-message after the stable part, never folded into the static system prompt.
+list is rejected). The dynamic context is a separate message after the stable part, never
+folded into the static system prompt. Models before GPT-5.6 cache any
+prefix on their own, so keeping it byte-stable is the whole job; GPT-5.6
+and later cache only at breakpoints, which ``_openai_cache`` places.
 """
 
 from __future__ import annotations
@@ -18,14 +19,26 @@ from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError
 from .._json import canonical, sha256_hex
 from ._base import Message, ProviderAdapter, RequestParts, TextCounter, check_token_counter
+from ._openai_cache import (
+    CacheOptions,
+    add_cache_fields,
+    breakpoint_ttl,
+    breakpoint_wishes,
+    check_breakpoint,
+    check_cache_options,
+    derive_cache_key,
+    message_breakpoint,
+    plan_breakpoints,
+    request_mode,
+    without_breakpoints,
+)
 
-__all__ = ["OpenAIAdapter"]
+__all__ = ["OpenAIAdapter", "derive_cache_key"]
 
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 _USER_PARTS = frozenset({"text", "image_url", "input_audio", "file"})
 _ASSISTANT_PARTS = frozenset({"text", "refusal"})
 _CONTEXT_ROLES = ("system", "developer", "user")
-_RETENTIONS = (None, "in_memory", "24h")
 _REQUEST_FIELDS = ("role", "content", "name", "tool_calls", "tool_call_id", "refusal", "audio")
 # Framing tokens per message and per tool call (role markers, separators).
 _MESSAGE_OVERHEAD = 4
@@ -33,60 +46,32 @@ _TOOL_CALL_OVERHEAD = 8
 _IMAGE_TOKENS = 765
 
 
-def check_cache_options(key: object, buckets: object, retention: object) -> None:
-    """Validate the prompt-cache options shared by the OpenAI adapters."""
-    if key is not None and (not isinstance(key, str) or not key):
-        raise ValueError("prompt_cache_key must be a non-empty string or None")
-    if buckets is not None and (
-        isinstance(buckets, bool) or not isinstance(buckets, int) or buckets < 1
-    ):
-        raise ValueError(f"cache_key_buckets must be an int >= 1 or None, got {buckets!r}")
-    if key is not None and buckets is not None:
-        raise ValueError("set prompt_cache_key or cache_key_buckets, not both")
-    if retention not in _RETENTIONS:
-        raise ValueError(
-            f"prompt_cache_retention must be 'in_memory', '24h' or None, got {retention!r}"
-        )
-
-
-def derive_cache_key(
-    fixed: str | None, buckets: int | None, conversation_key: str | None
-) -> str | None:
-    """The ``prompt_cache_key`` for a conversation, by the rule both OpenAI adapters use.
-
-    OpenAI routes a request by a hash of its first ~256 tokens plus this key,
-    and a prefix+key pair past about 15 requests a minute overflows to other
-    machines. With no key, every conversation sharing the tools and system
-    prompt lands on the machine that caches them (best at low traffic). With
-    ``buckets`` the conversations are spread over that many keys, each
-    conversation always in the same one (hashed, so no id leaves your
-    system): pick it near your peak requests per minute divided by 15.
-
-    >>> derive_cache_key(None, None, "chat-42") is None
-    True
-    >>> derive_cache_key(None, 8, "chat-42") == derive_cache_key(None, 8, "chat-42")
-    True
-    >>> derive_cache_key("fixed", None, "chat-42")
-    'fixed'
-    """
-    if fixed is not None:
-        return fixed
-    if buckets is None:
-        return None
-    digest = sha256_hex(conversation_key or "")
-    return f"sp-{int(digest[:12], 16) % buckets}-of-{buckets}"
-
-
-def add_cache_fields(request: dict[str, Any], key: str | None, retention: str | None) -> None:
-    """Put ``prompt_cache_key`` and ``prompt_cache_retention`` on a request when set."""
-    if key is not None:
-        request["prompt_cache_key"] = key
-    if retention is not None:
-        request["prompt_cache_retention"] = retention
-
-
 def _fail(msg: str, index: int, role: str | None, path: str = "$") -> InvalidMessageError:
     return InvalidMessageError(msg, index=index, role=role, path=path)
+
+
+def _parts(message: Message) -> list[Any]:
+    content = message.get("content")
+    return content if isinstance(content, list) else []
+
+
+def _can_mark(message: Message) -> bool:
+    """Whether a breakpoint may go on the message (not assistant, some content)."""
+    content = message.get("content")
+    return message.get("role") in ("system", "developer", "user", "tool") and bool(content)
+
+
+def _implicit_at(message: Message) -> bool:
+    """Where the service puts its implicit breakpoint: the latest user or tool message."""
+    return message.get("role") in ("user", "tool")
+
+
+def _with_breakpoint(message: Message) -> Message:
+    """A copy of ``message`` whose last content part carries an explicit breakpoint."""
+    content = message["content"]
+    parts = [{"type": "text", "text": content}] if isinstance(content, str) else list(content)
+    parts[-1] = {**parts[-1], "prompt_cache_breakpoint": {"mode": "explicit"}}
+    return {**message, "content": parts}
 
 
 class OpenAIAdapter(ProviderAdapter):
@@ -103,9 +88,23 @@ class OpenAIAdapter(ProviderAdapter):
             ``derive_cache_key``. Unset: no key, so conversations share the
             cached tools and system prompt (best below ~15 requests/minute).
         prompt_cache_retention: ``"in_memory"`` or ``"24h"`` (extended
-            caching), passed through; unset leaves the provider default.
+            caching, models before GPT-5.6), passed through; unset leaves
+            the provider default.
         token_counter: an exact counter (e.g. ``TiktokenCounter()``);
             without one, tokens are estimated.
+        model: the model you call. GPT-5.6 and later families (any id that
+            names such a version, e.g. ``"gpt-5.6-terra"``) get explicit
+            ``prompt_cache_breakpoint`` marks at the end of the stable parts;
+            other ids and ``None`` keep the earlier automatic caching.
+        prompt_cache_mode: ``prompt_cache_options.mode`` for GPT-5.6+:
+            ``"implicit"`` or ``"explicit"`` (only our and your breakpoints
+            are written); unset sends nothing (the service default, implicit).
+        prompt_cache_ttl: ``prompt_cache_options.ttl`` (``"30m"``, the only
+            value), sent when set.
+
+    Raises:
+        ValueError: an option is not allowed, or two options exclude each other.
+        TypeError: ``model`` is not a string, or ``token_counter`` cannot count.
 
     >>> from stableprefix import OpenAIAdapter, PromptConfig, new_state
     >>> from stableprefix.functional import append_message, build_request
@@ -121,10 +120,14 @@ class OpenAIAdapter(ProviderAdapter):
     first_roles: ClassVar[frozenset[str]] = frozenset({"system", "developer", "user", "assistant"})
 
     __slots__ = (
+        "_cache",
         "cache_key_buckets",
         "context_role",
+        "model",
         "prompt_cache_key",
+        "prompt_cache_mode",
         "prompt_cache_retention",
+        "prompt_cache_ttl",
         "token_counter",
     )
 
@@ -136,16 +139,38 @@ class OpenAIAdapter(ProviderAdapter):
         cache_key_buckets: int | None = None,
         prompt_cache_retention: str | None = None,
         token_counter: TextCounter | None = None,
+        model: str | None = None,
+        prompt_cache_mode: str | None = None,
+        prompt_cache_ttl: str | None = None,
     ) -> None:
         if context_role not in _CONTEXT_ROLES:
             raise ValueError(f"context_role must be one of {_CONTEXT_ROLES}, got {context_role!r}")
-        check_cache_options(prompt_cache_key, cache_key_buckets, prompt_cache_retention)
+        self._cache = check_cache_options(
+            prompt_cache_key,
+            cache_key_buckets,
+            prompt_cache_retention,
+            model=model,
+            mode=prompt_cache_mode,
+            ttl=prompt_cache_ttl,
+        )
         check_token_counter(token_counter)
         self.context_role = context_role
         self.prompt_cache_key = prompt_cache_key
         self.cache_key_buckets = cache_key_buckets
         self.prompt_cache_retention = prompt_cache_retention
         self.token_counter = token_counter
+        self.model = model
+        self.prompt_cache_mode = prompt_cache_mode
+        self.prompt_cache_ttl = prompt_cache_ttl
+
+    @property
+    def cache_options(self) -> CacheOptions:
+        """The prompt-cache rules and fields this adapter sends.
+
+        >>> OpenAIAdapter(model="gpt-5.6-terra").cache_options.breakpoints
+        True
+        """
+        return self._cache
 
     def cache_key(self, conversation_key: str | None) -> str | None:
         """The ``prompt_cache_key`` to send for a conversation (``None``: none).
@@ -236,6 +261,15 @@ class OpenAIAdapter(ProviderAdapter):
                 )
             if part["type"] == "text" and not isinstance(part.get("text"), str):
                 raise _fail("a text part needs a string 'text'", index, role, path + ".text")
+            if "prompt_cache_breakpoint" in part:
+                problem = (
+                    "assistant content cannot carry a prompt_cache_breakpoint; put it on "
+                    "the user, system/developer or tool message before it"
+                    if role == "assistant"
+                    else check_breakpoint(part)
+                )
+                if problem:
+                    raise _fail(problem, index, role, path + ".prompt_cache_breakpoint")
 
     def _validate_assistant(self, message: Message, index: int) -> None:
         calls = message.get("tool_calls")
@@ -367,12 +401,21 @@ class OpenAIAdapter(ProviderAdapter):
         return self.layout(parts, head)
 
     def render(self, parts: RequestParts) -> dict[str, Any]:
-        request: dict[str, Any] = {"messages": self.render_messages(parts)}
+        messages = self.render_messages(parts)
+        if self._cache.breakpoints:
+            for i in plan_breakpoints(
+                self._cache,
+                breakpoint_wishes(
+                    self._cache, parts, messages, can_mark=_can_mark, implicit_at=_implicit_at
+                ),
+                caller_marks=sum(1 for m in messages for p in _parts(m) if breakpoint_ttl(p)),
+                marked=lambda i: bool(breakpoint_ttl((_parts(messages[i]) or [None])[-1])),
+            ):
+                messages[i] = _with_breakpoint(messages[i])
+        request: dict[str, Any] = {"messages": messages}
         if parts.tools:
             request["tools"] = list(parts.tools)
-        add_cache_fields(
-            request, self.cache_key(parts.conversation_key), self.prompt_cache_retention
-        )
+        add_cache_fields(request, self.cache_key(parts.conversation_key), self._cache)
         return request
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
@@ -386,10 +429,11 @@ class OpenAIAdapter(ProviderAdapter):
             )
             blocks.append(
                 CacheBlock(
-                    key=sha256_hex("msg:" + canonical(message)),
+                    key=sha256_hex("msg:" + canonical(without_breakpoints(message, "content"))),
                     tokens=self.count_tokens(message),
                     kind="system" if role in ("system", "developer") and not blocks else kind,
                     role=role,
+                    cache_ttl=message_breakpoint(message, "content", request),
                 )
             )
         key = request.get("prompt_cache_key")
@@ -397,4 +441,5 @@ class OpenAIAdapter(ProviderAdapter):
             provider=self.name,
             blocks=tuple(blocks),
             routing_key=key if isinstance(key, str) else None,
+            cache_mode=request_mode(request),
         )

@@ -20,8 +20,10 @@ not carry ``instructions`` over to a request chained with
 dynamic context is another message item after the stable part, never in the
 system item. Tools use the Responses shape (``{"type": "function", "name":
 ..., "parameters": ...}``, flat) and are omitted when there are none.
-Caching is automatic and prefix-based; ``prompt_cache_key`` routes requests
-of one conversation to the same cache and is passed through when set.
+Before GPT-5.6 caching is automatic and prefix-based; ``prompt_cache_key``
+routes requests and is passed through when set. GPT-5.6 and later cache only
+at breakpoints, placed as for Chat Completions (``_openai_cache``) on
+``input_text`` parts of message items and ``function_call_output`` items.
 """
 
 from __future__ import annotations
@@ -33,7 +35,19 @@ from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError
 from .._json import canonical, sha256_hex
 from ._base import Message, ProviderAdapter, RequestParts, TextCounter, check_token_counter
-from ._openai import add_cache_fields, check_cache_options, derive_cache_key
+from ._openai_cache import (
+    CacheOptions,
+    add_cache_fields,
+    breakpoint_ttl,
+    breakpoint_wishes,
+    check_breakpoint,
+    check_cache_options,
+    derive_cache_key,
+    message_breakpoint,
+    plan_breakpoints,
+    request_mode,
+    without_breakpoints,
+)
 
 __all__ = ["OpenAIResponsesAdapter"]
 
@@ -61,6 +75,34 @@ def _fail(msg: str, index: int, role: str | None, path: str = "$") -> InvalidMes
     return InvalidMessageError(msg, index=index, role=role, path=path)
 
 
+def _parts(item: Message) -> list[Any]:
+    value = item.get("output" if _kind(item) in _OUTPUTS else "content")
+    return value if isinstance(value, list) else []
+
+
+def _can_mark(item: Message) -> bool:
+    """Whether a breakpoint may go on the item: a non-assistant message or a tool output."""
+    kind = _kind(item)
+    if kind == "message":
+        return item.get("role") != "assistant" and bool(item.get("content"))
+    return kind == "function_call_output" and bool(item.get("output"))
+
+
+def _implicit_at(item: Message) -> bool:
+    """Where the service puts its implicit breakpoint: the latest user or tool item."""
+    kind = _kind(item)
+    return (kind == "message" and item.get("role") == "user") or kind in _OUTPUTS
+
+
+def _with_breakpoint(item: Message) -> Message:
+    """A copy of ``item`` whose last content part carries an explicit breakpoint."""
+    field = "output" if _kind(item) in _OUTPUTS else "content"
+    value = item[field]
+    parts = [{"type": "input_text", "text": value}] if isinstance(value, str) else list(value)
+    parts[-1] = {**parts[-1], "prompt_cache_breakpoint": {"mode": "explicit"}}
+    return {**item, field: parts}
+
+
 def _kind(item: Message) -> str:
     """The item's type; a bare ``{"role", "content"}`` is a message."""
     kind = item.get("type")
@@ -81,14 +123,20 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         cache_key_buckets: spread conversations over this many keys, by the
             state's ``key``, exactly as ``OpenAIAdapter`` does (see
             ``derive_cache_key`` in ``stableprefix.adapters``).
-        prompt_cache_retention: ``"in_memory"`` or ``"24h"``, passed
-            through; unset leaves the provider default.
+        prompt_cache_retention: ``"in_memory"`` or ``"24h"`` (models before
+            GPT-5.6), passed through; unset leaves the provider default.
         token_counter: an exact counter (e.g. ``TiktokenCounter()``);
             without one, tokens are estimated.
+        model: the model you call; GPT-5.6 and later families get explicit
+            ``prompt_cache_breakpoint`` marks, as with ``OpenAIAdapter``.
+        prompt_cache_mode: ``prompt_cache_options.mode`` (GPT-5.6+):
+            ``"implicit"`` or ``"explicit"``; unset sends nothing.
+        prompt_cache_ttl: ``prompt_cache_options.ttl`` (``"30m"``), sent when set.
 
     Raises:
-        ValueError: a role, key or retention is not an allowed value.
-        TypeError: ``token_counter`` has no ``count_text`` method.
+        ValueError: a role, key, retention or cache option is not allowed.
+        TypeError: ``model`` is not a string, or ``token_counter`` has no
+            ``count_text`` method.
 
     >>> from stableprefix import PromptConfig, new_state
     >>> from stableprefix.functional import append_message, build_request
@@ -108,10 +156,14 @@ class OpenAIResponsesAdapter(ProviderAdapter):
     first_roles: ClassVar[frozenset[str]] = frozenset(_ROLES)
 
     __slots__ = (
+        "_cache",
         "cache_key_buckets",
         "context_role",
+        "model",
         "prompt_cache_key",
+        "prompt_cache_mode",
         "prompt_cache_retention",
+        "prompt_cache_ttl",
         "system_role",
         "token_counter",
     )
@@ -125,12 +177,22 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         cache_key_buckets: int | None = None,
         prompt_cache_retention: str | None = None,
         token_counter: TextCounter | None = None,
+        model: str | None = None,
+        prompt_cache_mode: str | None = None,
+        prompt_cache_ttl: str | None = None,
     ) -> None:
         if system_role not in _SYSTEM_ROLES:
             raise ValueError(f"system_role must be one of {_SYSTEM_ROLES}, got {system_role!r}")
         if context_role not in _CONTEXT_ROLES:
             raise ValueError(f"context_role must be one of {_CONTEXT_ROLES}, got {context_role!r}")
-        check_cache_options(prompt_cache_key, cache_key_buckets, prompt_cache_retention)
+        self._cache = check_cache_options(
+            prompt_cache_key,
+            cache_key_buckets,
+            prompt_cache_retention,
+            model=model,
+            mode=prompt_cache_mode,
+            ttl=prompt_cache_ttl,
+        )
         check_token_counter(token_counter)
         self.system_role = system_role
         self.context_role = context_role
@@ -138,6 +200,18 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         self.cache_key_buckets = cache_key_buckets
         self.prompt_cache_retention = prompt_cache_retention
         self.token_counter = token_counter
+        self.model = model
+        self.prompt_cache_mode = prompt_cache_mode
+        self.prompt_cache_ttl = prompt_cache_ttl
+
+    @property
+    def cache_options(self) -> CacheOptions:
+        """The prompt-cache rules and fields this adapter sends.
+
+        >>> OpenAIResponsesAdapter(model="gpt-5.5").cache_options.breakpoints
+        False
+        """
+        return self._cache
 
     def cache_key(self, conversation_key: str | None) -> str | None:
         """The ``prompt_cache_key`` to send for a conversation (``None``: none).
@@ -199,6 +273,15 @@ class OpenAIResponsesAdapter(ProviderAdapter):
                 )
             if kind in ("input_text", "output_text") and not isinstance(part.get("text"), str):
                 raise _fail(f"an {kind} part needs a string 'text'", index, role, path + ".text")
+            if "prompt_cache_breakpoint" in part:
+                problem = (
+                    "assistant content cannot carry a prompt_cache_breakpoint; put it on "
+                    "the user, system/developer or tool item before it"
+                    if role == "assistant"
+                    else check_breakpoint(part)
+                )
+                if problem:
+                    raise _fail(problem, index, role, path + ".prompt_cache_breakpoint")
 
     def _validate_call_item(self, message: Message, kind: str, index: int) -> None:
         cid = message.get("call_id")
@@ -222,6 +305,10 @@ class OpenAIResponsesAdapter(ProviderAdapter):
                 None,
                 "$.output",
             )
+        for i, part in enumerate(_parts(message)):
+            problem = check_breakpoint(part)
+            if problem:
+                raise _fail(problem, index, None, f"$.output[{i}].prompt_cache_breakpoint")
 
     def validate_tools(self, tools: Sequence[Any]) -> None:
         super().validate_tools(tools)
@@ -317,12 +404,21 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         return self.layout(parts, head)
 
     def render(self, parts: RequestParts) -> dict[str, Any]:
-        request: dict[str, Any] = {"input": self.render_messages(parts)}
+        items = self.render_messages(parts)
+        if self._cache.breakpoints:
+            for i in plan_breakpoints(
+                self._cache,
+                breakpoint_wishes(
+                    self._cache, parts, items, can_mark=_can_mark, implicit_at=_implicit_at
+                ),
+                caller_marks=sum(1 for m in items for p in _parts(m) if breakpoint_ttl(p)),
+                marked=lambda i: bool(breakpoint_ttl((_parts(items[i]) or [None])[-1])),
+            ):
+                items[i] = _with_breakpoint(items[i])
+        request: dict[str, Any] = {"input": items}
         if parts.tools:
             request["tools"] = list(parts.tools)
-        add_cache_fields(
-            request, self.cache_key(parts.conversation_key), self.prompt_cache_retention
-        )
+        add_cache_fields(request, self.cache_key(parts.conversation_key), self._cache)
         return request
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
@@ -338,16 +434,19 @@ class OpenAIResponsesAdapter(ProviderAdapter):
                 )
             )
         for item in request.get("input") or ():
-            blocks.append(self._flat(item, first=not any(b.kind != "tools" for b in blocks)))
+            first = not any(b.kind != "tools" for b in blocks)
+            blocks.append(self._flat(item, first=first, request=request))
         key = request.get("prompt_cache_key")
         return FlatRequest(
             provider=self.name,
             blocks=tuple(blocks),
             routing_key=key if isinstance(key, str) else None,
+            cache_mode=request_mode(request),
         )
 
-    def _flat(self, item: Message, *, first: bool) -> CacheBlock:
+    def _flat(self, item: Message, *, first: bool, request: Mapping[str, Any]) -> CacheBlock:
         kind = _kind(item)
+        field = "output" if kind in _OUTPUTS else "content"
         role = self.role_of(item) or kind
         if kind in _CALLS:
             block_kind = "tool_use"
@@ -360,8 +459,9 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         else:
             block_kind = "other"
         return CacheBlock(
-            key=sha256_hex("item:" + canonical(item)),
+            key=sha256_hex("item:" + canonical(without_breakpoints(item, field))),
             tokens=self.count_tokens(item),
             kind=block_kind,
             role=role,
+            cache_ttl=message_breakpoint(item, field, request),
         )

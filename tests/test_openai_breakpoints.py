@@ -329,3 +329,48 @@ def test_the_openai_sdk_sends_breakpoints_and_options_as_built(responses: bool) 
     usage = fmt.adapter.parse_usage(reply)
     assert (usage.cache_read_tokens, usage.cache_write_tokens,
             usage.uncached_input_tokens) == (1280, 256, 64)
+
+
+# ------------------------------------------------------------------ the model per request
+
+def test_the_model_can_be_set_per_request() -> None:
+    fmt = Fmt(OpenAIAdapter(model="gpt-5.5", prompt_cache_retention="24h"))
+    cfg = PromptConfig(static_system_prompt=STATIC, adapter=fmt.adapter)
+    pm = PromptManager(cfg)
+    pm.append(fmt.user("Hi"))
+    assert _marks(pm.build_request()) == []
+    newer = pm.build_request(model="gpt-5.6-luna")
+    assert _marks(newer) == [(0, "system")] and newer["prompt_cache_retention"] == "24h"
+    assert newer == F.build_request(pm.state, cfg, model="gpt-5.6-luna")
+    assert pm.build_request(model="gpt-5.5") == pm.build_request()
+
+
+def test_a_per_request_model_that_does_not_fit_changes_nothing() -> None:
+    from stableprefix import AnthropicAdapter, UnsupportedError
+
+    fmt = Fmt(OpenAIAdapter(model=MODEL, prompt_cache_mode="explicit"))
+    cfg = PromptConfig(static_system_prompt=STATIC, adapter=fmt.adapter,
+                       dynamic_position="append")
+    pm = PromptManager(cfg)
+    pm.append(fmt.user("Hi"))
+    before = pm.dumps()
+    with pytest.raises(ValueError, match=r"GPT-5\.6 or a later"):
+        pm.build_request("Clock: 09:30", model="gpt-4o")
+    assert pm.dumps() == before  # the context was not recorded
+    anthropic = PromptManager(PromptConfig(adapter=AnthropicAdapter()))
+    anthropic.append({"role": "user", "content": "Hi"})
+    with pytest.raises(UnsupportedError, match="per-model"):
+        anthropic.build_request(model="claude-opus-5-5")
+
+
+@pytest.mark.parametrize("model", ["claude-opus-5-5", "claude-opus-9-latest",
+                                   "anthropic/claude-sonnet-5.5", "gpt-9-nova",
+                                   "ft:gpt-4o-mini:acme::abc123", "my-own-model"])
+def test_any_model_id_builds_a_request(model: str) -> None:
+    from stableprefix import AnthropicAdapter
+
+    adapter: ProviderAdapter = (AnthropicAdapter(model=model) if "claude" in model
+                                else OpenAIAdapter(model=model))
+    pm = PromptManager(PromptConfig(static_system_prompt=STATIC, adapter=adapter))
+    pm.append({"role": "user", "content": "Hi"})
+    assert pm.build_request()

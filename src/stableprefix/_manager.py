@@ -234,15 +234,19 @@ class PromptManager:
 
     # --------------------------------------------------------------- builds
 
-    def build_request(self, dynamic_system_prompt: str | None = None) -> dict[str, Any]:
+    def build_request(
+        self, dynamic_system_prompt: str | None = None, *, model: str | None = None
+    ) -> dict[str, Any]:
         """The SDK keyword arguments for the next request.
 
         With ``dynamic_position="append"`` a changed context is first kept in
-        the turn (so the next request stays append-only).
+        the turn (so the next request stays append-only). ``model``: build
+        for another model than the adapter's (see ``functional.build_request``).
         """
         with self._lock:
+            F._adapter_for(self._config, model)  # refuse a bad model before recording
             self.record_context(dynamic_system_prompt)
-            return F.build_request(self._state, self._config, dynamic_system_prompt)
+            return F.build_request(self._state, self._config, dynamic_system_prompt, model=model)
 
     def build_messages(self, dynamic_system_prompt: str | None = None) -> list[Message]:
         """The message list for OpenAI-style flows (see ``functional.build_messages``)."""

@@ -46,7 +46,7 @@ from ._errors import (
 from ._json import sha256_hex
 from ._sequence import round_starts
 from ._state import State, copy_state
-from .adapters._base import Message, RequestParts
+from .adapters._base import Message, ProviderAdapter, RequestParts
 
 __all__ = [
     "DEFAULT_SUMMARY_INSTRUCTION",
@@ -287,7 +287,11 @@ def _request_parts(state: State, config: PromptConfig, dynamic: str | None) -> R
 
 
 def build_request(
-    state: State, config: PromptConfig, dynamic_system_prompt: str | None = None
+    state: State,
+    config: PromptConfig,
+    dynamic_system_prompt: str | None = None,
+    *,
+    model: str | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments for the provider SDK call.
 
@@ -296,10 +300,13 @@ def build_request(
     Anthropic. The request shares message objects with the state: treat it
     as read-only. A context that ``"auto"`` would keep in the turn goes to
     the tail unless it was recorded; ``build_turn`` records and builds.
+    ``model`` builds for another model than the adapter's (OpenAI adapters:
+    the cache rules follow the model), e.g. when a request is routed.
 
     Raises:
         PendingToolCallError: tool calls await results.
         ContextError: with ``"append"``, the context was not recorded first.
+        UnsupportedError: ``model`` is given but the adapter has no per-model rules.
 
     >>> from stableprefix import PromptConfig, new_state
     >>> cfg = PromptConfig(static_system_prompt="Be brief.")
@@ -307,7 +314,29 @@ def build_request(
     >>> [m["role"] for m in build_request(s, cfg, "time: 10:00")["messages"]]
     ['system', 'user', 'system']
     """
-    return config.adapter.render(_request_parts(state, config, dynamic_system_prompt))
+    adapter = _adapter_for(config, model)
+    return adapter.render(_request_parts(state, config, dynamic_system_prompt))
+
+
+def _adapter_for(config: PromptConfig, model: str | None) -> ProviderAdapter:
+    """The config's adapter, or its copy for ``model`` (per-request model).
+
+    Raises:
+        UnsupportedError: the adapter has no per-model rules (no ``with_model``).
+        ValueError: an option of the adapter does not fit ``model``.
+    """
+    if model is None:
+        return config.adapter
+    with_model = getattr(config.adapter, "with_model", None)
+    if with_model is None:
+        from ._errors import UnsupportedError
+
+        raise UnsupportedError(
+            "this adapter has no per-model cache rules; build without model=",
+            provider=config.adapter.name,
+        )
+    adapter: ProviderAdapter = with_model(model)
+    return adapter
 
 
 def build_messages(

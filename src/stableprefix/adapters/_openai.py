@@ -18,7 +18,14 @@ from typing import Any, ClassVar
 from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError
 from .._json import canonical, sha256_hex
-from ._base import Message, ProviderAdapter, RequestParts, TextCounter, check_token_counter
+from ._base import (
+    Message,
+    ProviderAdapter,
+    RequestParts,
+    TextCounter,
+    check_token_counter,
+    vars_of,
+)
 from ._openai_cache import (
     CacheOptions,
     add_cache_fields,
@@ -162,6 +169,21 @@ class OpenAIAdapter(ProviderAdapter):
         self.model = model
         self.prompt_cache_mode = prompt_cache_mode
         self.prompt_cache_ttl = prompt_cache_ttl
+
+    def with_model(self, model: str | None) -> OpenAIAdapter:
+        """A copy of this adapter for another model (its cache rules follow the model).
+
+        ``build_request(..., model=...)`` uses it to set the model per request.
+
+        Raises:
+            ValueError: an option of this adapter does not fit ``model``.
+
+        >>> OpenAIAdapter(model="gpt-5.5").with_model("gpt-5.6-sol").cache_options.breakpoints
+        True
+        """
+        if model == self.model:
+            return self
+        return type(self)(**{**vars_of(self), "model": model})
 
     @property
     def cache_options(self) -> CacheOptions:

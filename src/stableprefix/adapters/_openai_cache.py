@@ -30,7 +30,6 @@ of 2026-09-26) and the ``openai`` SDK's ``PromptCacheOptions`` and
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -63,27 +62,31 @@ _BREAKPOINT_TTLS = ("30m", "12h")
 BREAKPOINT_MIN_TOKENS = 1024
 #: Writes per request: four, one of them the implicit breakpoint in implicit mode.
 _WRITES = {"implicit": 3, "explicit": 4}
-_FAMILY = re.compile(r"(?:^|/)gpt-(\d+)(?:\.(\d+))?")
+
+
+def _model_rules(model: str | None) -> tuple[bool, int]:
+    """(caches at breakpoints, minimum cacheable tokens) from the model registry."""
+    if model is None:
+        return False, BREAKPOINT_MIN_TOKENS
+    from ..models import get_model  # the one table of per-model facts
+
+    info = get_model(model, provider="openai")
+    return info.cache_semantics == "openai-breakpoints", info.min_cache_tokens
 
 
 def uses_breakpoints(model: str | None) -> bool:
     """Whether ``model`` caches at breakpoints (GPT-5.6 and every later family).
 
-    Recognises provider prefixes and dated or aliased ids; an id that names
-    no GPT version (``None`` included) keeps the earlier any-prefix rules.
+    The model registry decides, so aliases, provider prefixes and dated ids
+    work; an id it does not know gets its family's rules, and ``None``
+    keeps the earlier any-prefix rules.
 
     >>> uses_breakpoints("gpt-5.6-terra"), uses_breakpoints("openai/gpt-6.1-sol")
     (True, True)
     >>> uses_breakpoints("gpt-5.5"), uses_breakpoints("gpt-4o-mini"), uses_breakpoints(None)
     (False, False, False)
     """
-    if not isinstance(model, str):
-        return False
-    found = _FAMILY.search(model.lower())
-    if found is None:
-        return False
-    major, minor = int(found.group(1)), int(found.group(2) or 0)
-    return (major, minor) >= (5, 6)
+    return _model_rules(model)[0]
 
 
 def breakpoint_ttl(part: Any) -> str | None:
@@ -129,12 +132,14 @@ class CacheOptions:
 
     Attributes:
         breakpoints: whether the model caches at breakpoints (GPT-5.6+).
+        min_tokens: the shortest prefix worth a breakpoint.
         mode: ``prompt_cache_options.mode`` to send (``None``: not sent).
         ttl: ``prompt_cache_options.ttl`` to send (``None``: not sent).
         retention: ``prompt_cache_retention`` to send (``None``: not sent).
     """
 
     breakpoints: bool
+    min_tokens: int = BREAKPOINT_MIN_TOKENS
     mode: str | None = None
     ttl: str | None = None
     retention: str | None = None
@@ -187,13 +192,14 @@ def check_cache_options(
             "together with prompt_cache_options.ttl; set one of prompt_cache_retention and "
             "prompt_cache_ttl"
         )
-    breakpoints = uses_breakpoints(model) or (model is None and (mode or ttl) is not None)
+    breakpoints, minimum = _model_rules(model)
+    breakpoints = breakpoints or (model is None and (mode or ttl) is not None)
     if (mode or ttl) is not None and not breakpoints:
         raise ValueError(
             f"prompt_cache_mode and prompt_cache_ttl need GPT-5.6 or a later model, not "
             f"{model!r}; earlier models cache automatically (use prompt_cache_retention)"
         )
-    return CacheOptions(breakpoints, mode, ttl, retention)
+    return CacheOptions(breakpoints, minimum, mode, ttl, retention)
 
 
 def derive_cache_key(
@@ -320,7 +326,7 @@ def plan_breakpoints(
     for slot in wishes:
         if len(chosen) >= budget:
             break
-        if slot.index in chosen or slot.prefix_tokens < BREAKPOINT_MIN_TOKENS or marked(slot.index):
+        if slot.index in chosen or slot.prefix_tokens < options.min_tokens or marked(slot.index):
             continue
         chosen.append(slot.index)
     return chosen

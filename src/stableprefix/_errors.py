@@ -20,6 +20,8 @@ the role, the path inside the state, the hook) instead of a new subclass.
      +-- StoreError                              a state store failed
      |    +-- ConflictError                      ... someone else saved the session first
      +-- UsageError            (also ValueError)  a provider's usage report is malformed
+     +-- DiagnosticsError      (also ValueError)  a request or log the diagnostics read is malformed
+     |    +-- LintError                          strict lint found cache-busting problems
      +-- CacheRuleError        (also ValueError)  a request breaks a provider cache rule (sim)
      +-- UnknownModelError     (also LookupError) no rules or no price for a model id (models)
 
@@ -35,10 +37,12 @@ __all__ = [
     "CacheMarkerError",
     "ConflictError",
     "ContextError",
+    "DiagnosticsError",
     "HookError",
     "InvalidConfigError",
     "InvalidMessageError",
     "InvalidStateError",
+    "LintError",
     "PendingToolCallError",
     "StablePrefixError",
     "StoreError",
@@ -213,3 +217,27 @@ class UnknownModelError(StablePrefixError, LookupError):
         )
         self.model = model
         self.known = tuple(known)
+
+
+class DiagnosticsError(StablePrefixError, ValueError):
+    """A request, response or log given to the diagnostics cannot be read.
+
+    Attributes:
+        path: where the problem is, e.g. ``$.messages[2]`` or ``log.jsonl:7``.
+    """
+
+    def __init__(self, message: str, *, path: str = "$") -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class LintError(DiagnosticsError):
+    """``lint(..., strict=True)`` found problems that bust the provider cache.
+
+    Attributes:
+        findings: the findings, most expensive first.
+    """
+
+    def __init__(self, message: str, *, findings: Sequence[object]) -> None:
+        super().__init__(message, path="lint")
+        self.findings = tuple(findings)

@@ -1,0 +1,198 @@
+"""The provider cache rules the diagnostics judge a request by.
+
+Approach: a request's wire format and model pick one ``CacheRules`` record:
+how entries are made (explicit markers, automatic prefixes, or GPT-5.6+
+breakpoints), the minimum cacheable prefix, how long an entry lives, the hit
+granularity and the prices. Minimums and prices come from the model
+registry (``stableprefix.pricing``); a model missing from it still gets its
+family's rules (prices then stay unknown and costs are not reported).
+
+Sources (checked 2026-12-01, see ``/docs`` of each provider):
+- Anthropic, "Prompt caching" (platform.claude.com/docs/en/build-with-claude/
+  prompt-caching): 5-minute default TTL, 1-hour option; 20-block lookback
+  per breakpoint; an entry is readable only after the first response begins.
+- OpenAI, "Prompt caching" (developers.openai.com/api/docs/guides/
+  prompt-caching, copy of 2026-09-26): before GPT-5.6, automatic caching of
+  prompts of 1,024+ tokens in 128-token steps, kept 5-10 minutes idle;
+  GPT-5.6 and later cache exact prefixes at breakpoints only (implicit one at
+  the latest user or tool message, explicit ``prompt_cache_breakpoint``), a
+  1,024-token strict minimum and a 30-minute TTL.
+- Google, "Context caching" (ai.google.dev/gemini-api/docs/caching, updated
+  2026-07-07): implicit minimum 2,048 on 2.5 models, 4,096 on 3.x; no TTL is
+  published for implicit caching, five minutes is assumed.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from .._errors import DiagnosticsError
+from ..adapters._base import ProviderAdapter
+from ..pricing import ModelPrices, UnknownModelError, get_prices
+
+__all__ = ["CacheRules", "resolve_adapter", "rules_for"]
+
+#: Lookback window of an Anthropic breakpoint, in block positions.
+ANTHROPIC_LOOKBACK = 20
+#: GPT-5.6+: earlier message endings a request looks up besides its breakpoints.
+BREAKPOINT_LOOKBACK = 20
+_TTL_5M = 300.0
+_TTL_1H = 3600.0
+_TTL_GPT56 = 1800.0
+_TTL_24H = 86400.0
+
+_GPT56 = re.compile(r"^gpt-(?:5\.(?:[6-9]|\d{2,})|[6-9](?:\.\d+)?|\d{2,}(?:\.\d+)?)(?:$|[-.])")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CacheRules:
+    """How one provider and model cache a prompt.
+
+    Attributes:
+        provider: ``"anthropic"``, ``"openai"`` or ``"gemini"``.
+        mode: ``"markers"`` (Anthropic ``cache_control``), ``"automatic"``
+            (longest common prefix) or ``"breakpoints"`` (GPT-5.6+).
+        min_tokens: the shortest prefix the provider caches.
+        ttl_seconds: how long an unused entry lives by default.
+        step: hit granularity in tokens (128 on OpenAI before GPT-5.6).
+        prices: the model's prices, ``None`` when the model is not in the table.
+
+    >>> rules_for("openai", "gpt-5").step
+    128
+    >>> rules_for("openai_responses", "gpt-5.6-terra").mode
+    'breakpoints'
+    """
+
+    provider: str
+    mode: str
+    min_tokens: int
+    ttl_seconds: float
+    step: int = 1
+    prices: ModelPrices | None = None
+
+
+def _prices(model: str, table: Mapping[str, ModelPrices] | None) -> ModelPrices | None:
+    if not model:
+        return None
+    try:
+        return get_prices(model, table)
+    except UnknownModelError:
+        return None
+
+
+def rules_for(
+    format_name: str, model: str, *, table: Mapping[str, ModelPrices] | None = None
+) -> CacheRules:
+    """The cache rules of ``model`` called through the ``format_name`` wire format.
+
+    Args:
+        format_name: an adapter's provider name (``"anthropic"``, ``"openai"``,
+            ``"openai_responses"``, ``"gemini"``).
+        model: the model name as sent ("" when unknown).
+        table: a price table to look the model up in (default ``PRICES``).
+
+    Returns:
+        The ``CacheRules``.
+
+    Raises:
+        DiagnosticsError: the format is not one the diagnostics read.
+
+    >>> rules_for("anthropic", "claude-haiku-4-5").min_tokens
+    4096
+    """
+    prices = _prices(model, table)
+    if format_name == "anthropic":
+        return CacheRules(
+            provider="anthropic",
+            mode="markers",
+            min_tokens=prices.min_cache_tokens if prices else 1024,
+            ttl_seconds=_TTL_5M,
+            prices=prices,
+        )
+    if format_name in ("openai", "openai_responses"):
+        if _GPT56.match(model):
+            return CacheRules(
+                provider="openai",
+                mode="breakpoints",
+                min_tokens=1024,
+                ttl_seconds=_TTL_GPT56,
+                prices=prices,
+            )
+        return CacheRules(
+            provider="openai",
+            mode="automatic",
+            min_tokens=prices.min_cache_tokens if prices else 1024,
+            ttl_seconds=_TTL_5M,
+            step=128,
+            prices=prices,
+        )
+    if format_name == "gemini":
+        default = 4096 if model.startswith("gemini-3") else 2048
+        return CacheRules(
+            provider="gemini",
+            mode="automatic",
+            min_tokens=prices.min_cache_tokens if prices else default,
+            ttl_seconds=_TTL_5M,
+            prices=prices,
+        )
+    raise DiagnosticsError(
+        f"no cache rules for the {format_name!r} format; use anthropic, openai, "
+        "openai_responses or gemini",
+        path="adapter",
+    )
+
+
+def ttl_of(rules: CacheRules, marker_ttl: str | None, retention: object) -> float:
+    """The lifetime of the entry a request wrote (markers and retention applied)."""
+    if rules.mode == "markers":
+        return _TTL_1H if marker_ttl == "1h" else _TTL_5M
+    if rules.mode == "automatic" and retention == "24h":
+        return _TTL_24H
+    return rules.ttl_seconds
+
+
+def resolve_adapter(adapter: object) -> ProviderAdapter:
+    """An adapter instance from an instance or a provider name.
+
+    Args:
+        adapter: a ``ProviderAdapter`` or one of ``"anthropic"``, ``"openai"``,
+            ``"openai_responses"``, ``"gemini"``.
+
+    Returns:
+        The adapter.
+
+    Raises:
+        TypeError: ``adapter`` is neither.
+        DiagnosticsError: the name is not a format the diagnostics read.
+
+    >>> resolve_adapter("gemini").name
+    'gemini'
+    """
+    if isinstance(adapter, ProviderAdapter):
+        return adapter
+    if not isinstance(adapter, str):
+        raise TypeError(
+            f"adapter must be a ProviderAdapter or a provider name, got {type(adapter).__name__}"
+        )
+    from ..adapters import (
+        AnthropicAdapter,
+        GeminiAdapter,
+        OpenAIAdapter,
+        OpenAIResponsesAdapter,
+    )
+
+    known: dict[str, type[ProviderAdapter]] = {
+        "anthropic": AnthropicAdapter,
+        "openai": OpenAIAdapter,
+        "openai_responses": OpenAIResponsesAdapter,
+        "gemini": GeminiAdapter,
+    }
+    cls = known.get(adapter)
+    if cls is None:
+        raise DiagnosticsError(
+            f"unknown provider {adapter!r}; use one of {', '.join(sorted(known))}",
+            path="adapter",
+        )
+    return cls()

@@ -17,6 +17,7 @@ tokens were lost and what that cost, the cause, and one fix per cause.
 """
 
 from ._explain import explain
+from ._lint import Finding, lint
 from ._report import Cause, Divergence, Explanation
 from ._rules import CacheRules, rules_for
 from ._volatile import VolatileValue, find_volatile
@@ -26,8 +27,10 @@ __all__ = [
     "Cause",
     "Divergence",
     "Explanation",
+    "Finding",
     "VolatileValue",
     "explain",
     "find_volatile",
+    "lint",
     "rules_for",
 ]

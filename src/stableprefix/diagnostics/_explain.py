@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..models import ModelInfo
 from ..pricing import ModelPrices
 from ._causes import classify, rule_cause
 from ._report import Cause, Divergence, Explanation
@@ -187,7 +188,7 @@ def explain(
     gap_seconds: float | None = None,
     concurrent: bool = False,
     compaction: bool | None = None,
-    table: Mapping[str, ModelPrices] | None = None,
+    table: Mapping[str, ModelInfo] | None = None,
 ) -> Explanation:
     """Explain what ``current`` could reuse of what ``previous`` cached, and why not.
 
@@ -210,7 +211,7 @@ def explain(
         compaction: ``True``/``False`` when you know whether history was
             compacted in between (``PromptManager`` does); ``None`` infers it
             from how much history was dropped.
-        table: a price table (default ``stableprefix.pricing.PRICES``).
+        table: a model registry (default ``stableprefix.models.MODELS``).
 
     Returns:
         An ``Explanation``: verdict, first divergence, causes with one fix

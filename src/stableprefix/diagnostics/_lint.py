@@ -19,6 +19,7 @@ from typing import Any
 from .._config import PromptConfig
 from .._errors import LintError
 from ..adapters._base import ProviderAdapter, RequestParts
+from ..models import ModelInfo
 from ..pricing import ModelPrices
 from ._causes import FIXES
 from ._rules import CacheRules, resolve_adapter, rules_for
@@ -192,7 +193,7 @@ def lint(
     adapter: Any = None,
     model: str | None = None,
     strict: bool = False,
-    table: Mapping[str, ModelPrices] | None = None,
+    table: Mapping[str, ModelInfo] | None = None,
 ) -> list[Finding]:
     """Find what will make every turn re-prefill the cached prefix.
 
@@ -205,7 +206,7 @@ def lint(
         model: the model whose minimum and prices apply (default: the
             request's ``model``; needed for prices with a config).
         strict: raise ``LintError`` when anything is found (for CI).
-        table: a price table (default ``stableprefix.pricing.PRICES``).
+        table: a model registry (default ``stableprefix.models.MODELS``).
 
     Returns:
         The findings, the most expensive first.

@@ -7,7 +7,8 @@ granularity and the prices. Minimums and prices come from the model
 registry (``stableprefix.pricing``); a model missing from it still gets its
 family's rules (prices then stay unknown and costs are not reported).
 
-Sources (checked 2026-12-01, see ``/docs`` of each provider):
+Minimums, semantics and prices come from ``stableprefix.models`` (sources
+kept there). The timing rules used here (checked 2026-12-01):
 - Anthropic, "Prompt caching" (platform.claude.com/docs/en/build-with-claude/
   prompt-caching): 5-minute default TTL, 1-hour option; 20-block lookback
   per breakpoint; an entry is readable only after the first response begins.
@@ -18,19 +19,19 @@ Sources (checked 2026-12-01, see ``/docs`` of each provider):
   the latest user or tool message, explicit ``prompt_cache_breakpoint``), a
   1,024-token strict minimum and a 30-minute TTL.
 - Google, "Context caching" (ai.google.dev/gemini-api/docs/caching, updated
-  2026-07-07): implicit minimum 2,048 on 2.5 models, 4,096 on 3.x; no TTL is
-  published for implicit caching, five minutes is assumed.
+  2026-07-07): no TTL is published for implicit caching; five minutes is
+  assumed.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .._errors import DiagnosticsError
+from .._errors import DiagnosticsError, UnknownModelError
 from ..adapters._base import ProviderAdapter
-from ..pricing import ModelPrices, UnknownModelError, get_prices
+from ..models import ModelInfo, get_model
+from ..pricing import ModelPrices
 
 __all__ = ["CacheRules", "resolve_adapter", "rules_for"]
 
@@ -42,8 +43,6 @@ _TTL_5M = 300.0
 _TTL_1H = 3600.0
 _TTL_GPT56 = 1800.0
 _TTL_24H = 86400.0
-
-_GPT56 = re.compile(r"^gpt-(?:5\.(?:[6-9]|\d{2,})|[6-9](?:\.\d+)?|\d{2,}(?:\.\d+)?)(?:$|[-.])")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,25 +72,49 @@ class CacheRules:
     prices: ModelPrices | None = None
 
 
-def _prices(model: str, table: Mapping[str, ModelPrices] | None) -> ModelPrices | None:
-    if not model:
-        return None
-    try:
-        return get_prices(model, table)
-    except UnknownModelError:
-        return None
+_MODES = {
+    "anthropic": ("markers", 1),
+    "openai-prefix": ("automatic", 128),
+    "openai-breakpoints": ("breakpoints", 1),
+    "gemini-implicit": ("automatic", 1),
+    "local": ("automatic", 1),
+}
+_FORMAT_PROVIDER = {
+    "anthropic": "anthropic",
+    "openai": "openai",
+    "openai_responses": "openai",
+    "gemini": "gemini",
+}
+_FALLBACK_SEMANTICS = {
+    "anthropic": "anthropic",
+    "openai": "openai-prefix",
+    "gemini": "gemini-implicit",
+}
+_FALLBACK_MIN = {"anthropic": 1024, "openai": 1024, "gemini": 2048}
+
+
+def _ttl(semantics: str, retention: str | None) -> float:
+    if semantics == "openai-breakpoints":
+        return _TTL_GPT56
+    if semantics == "openai-prefix" and retention == "24h":
+        return _TTL_24H
+    return _TTL_5M
 
 
 def rules_for(
-    format_name: str, model: str, *, table: Mapping[str, ModelPrices] | None = None
+    format_name: str, model: str, *, table: Mapping[str, ModelInfo] | None = None
 ) -> CacheRules:
     """The cache rules of ``model`` called through the ``format_name`` wire format.
+
+    The model registry (``stableprefix.models``) gives the minimum, the cache
+    semantics and the prices; an id it cannot place gets the format's
+    provider defaults and no prices.
 
     Args:
         format_name: an adapter's provider name (``"anthropic"``, ``"openai"``,
             ``"openai_responses"``, ``"gemini"``).
         model: the model name as sent ("" when unknown).
-        table: a price table to look the model up in (default ``PRICES``).
+        table: a model registry to look the model up in (default ``MODELS``).
 
     Returns:
         The ``CacheRules``.
@@ -102,45 +125,35 @@ def rules_for(
     >>> rules_for("anthropic", "claude-haiku-4-5").min_tokens
     4096
     """
-    prices = _prices(model, table)
-    if format_name == "anthropic":
-        return CacheRules(
-            provider="anthropic",
-            mode="markers",
-            min_tokens=prices.min_cache_tokens if prices else 1024,
-            ttl_seconds=_TTL_5M,
-            prices=prices,
+    provider = _FORMAT_PROVIDER.get(format_name)
+    if provider is None:
+        raise DiagnosticsError(
+            f"no cache rules for the {format_name!r} format; use anthropic, openai, "
+            "openai_responses or gemini",
+            path="adapter",
         )
-    if format_name in ("openai", "openai_responses"):
-        if _GPT56.match(model):
-            return CacheRules(
-                provider="openai",
-                mode="breakpoints",
-                min_tokens=1024,
-                ttl_seconds=_TTL_GPT56,
-                prices=prices,
-            )
+    try:
+        info = get_model(model, table, provider=provider) if model else None
+    except UnknownModelError:
+        info = None
+    if info is None or info.provider != provider:
+        semantics = _FALLBACK_SEMANTICS[provider]
+        mode, step = _MODES[semantics]
         return CacheRules(
-            provider="openai",
-            mode="automatic",
-            min_tokens=prices.min_cache_tokens if prices else 1024,
-            ttl_seconds=_TTL_5M,
-            step=128,
-            prices=prices,
+            provider=provider,
+            mode=mode,
+            min_tokens=_FALLBACK_MIN[provider],
+            ttl_seconds=_ttl(semantics, None),
+            step=step,
         )
-    if format_name == "gemini":
-        default = 4096 if model.startswith("gemini-3") else 2048
-        return CacheRules(
-            provider="gemini",
-            mode="automatic",
-            min_tokens=prices.min_cache_tokens if prices else default,
-            ttl_seconds=_TTL_5M,
-            prices=prices,
-        )
-    raise DiagnosticsError(
-        f"no cache rules for the {format_name!r} format; use anthropic, openai, "
-        "openai_responses or gemini",
-        path="adapter",
+    mode, step = _MODES[info.cache_semantics]
+    return CacheRules(
+        provider=provider,
+        mode=mode,
+        min_tokens=info.min_cache_tokens,
+        ttl_seconds=_ttl(info.cache_semantics, info.retention),
+        step=step,
+        prices=info.prices,
     )
 
 

@@ -16,6 +16,7 @@ tokens were lost and what that cost, the cause, and one fix per cause.
 ('volatile_value', '$.messages[0].content[0]', 0)
 """
 
+from ._attribution import Attribution, attribute
 from ._explain import explain
 from ._lint import Finding, lint
 from ._report import Cause, Divergence, Explanation
@@ -23,12 +24,14 @@ from ._rules import CacheRules, rules_for
 from ._volatile import VolatileValue, find_volatile
 
 __all__ = [
+    "Attribution",
     "CacheRules",
     "Cause",
     "Divergence",
     "Explanation",
     "Finding",
     "VolatileValue",
+    "attribute",
     "explain",
     "find_volatile",
     "lint",

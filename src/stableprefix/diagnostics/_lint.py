@@ -73,7 +73,12 @@ def _per_1000(tokens: int, prices: ModelPrices | None) -> float | None:
     return round(tokens * (paid - prices.cache_read) / 1_000_000 * 1000, 6)
 
 
-def _guess_format(request: Mapping[str, Any]) -> str:
+def guess_format(request: Mapping[str, Any]) -> str:
+    """The wire format a request's shape suggests.
+
+    >>> guess_format({"input": "Hi"}), guess_format({"system": "x", "messages": []})
+    ('openai_responses', 'anthropic')
+    """
     if "contents" in request:
         return "gemini"
     if "input" in request or "instructions" in request:
@@ -227,7 +232,7 @@ def lint(
         request, ad, names = _from_config(target)
     elif isinstance(target, Mapping):
         request, names = dict(target), {}
-        ad = resolve_adapter(adapter if adapter is not None else _guess_format(target))
+        ad = resolve_adapter(adapter if adapter is not None else guess_format(target))
     else:
         raise TypeError(
             f"lint() takes a PromptConfig or a request dict, got {type(target).__name__}"

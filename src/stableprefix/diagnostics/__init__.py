@@ -19,7 +19,8 @@ tokens were lost and what that cost, the cause, and one fix per cause.
 from ._attribution import Attribution, attribute
 from ._explain import explain
 from ._lint import Finding, lint
-from ._report import Cause, Divergence, Explanation
+from ._provider import parse_diagnostics, reconcile, request_diagnostics
+from ._report import Cause, Divergence, Explanation, ProviderDiagnosis
 from ._rules import CacheRules, rules_for
 from ._volatile import VolatileValue, find_volatile
 
@@ -30,10 +31,14 @@ __all__ = [
     "Divergence",
     "Explanation",
     "Finding",
+    "ProviderDiagnosis",
     "VolatileValue",
     "attribute",
     "explain",
     "find_volatile",
     "lint",
+    "parse_diagnostics",
+    "reconcile",
+    "request_diagnostics",
     "rules_for",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CAUSE_KINDS", "Cause", "Divergence", "Explanation"]
+__all__ = ["CAUSE_KINDS", "Cause", "Divergence", "Explanation", "ProviderDiagnosis"]
 
 #: Kinds of causes, from most to least actionable.
 CAUSE_KINDS = ("bust", "planned", "expected", "info")
@@ -71,6 +71,47 @@ class Cause:
             raise ValueError(f"Cause.kind must be one of {', '.join(CAUSE_KINDS)}")
 
 
+# Provider reason -> the request parts it can mean, in our area names.
+_AREAS: dict[str, frozenset[str]] = {
+    "model_changed": frozenset({"model"}),
+    "system_changed": frozenset({"system"}),
+    "tools_changed": frozenset({"tools"}),
+    "messages_changed": frozenset({"messages", "settings"}),
+    "input_changed": frozenset({"system", "messages"}),
+    "instructions_changed": frozenset({"system"}),
+    "service_tier_changed": frozenset({"settings"}),
+    "prompt_cache_key_changed": frozenset({"routing"}),
+}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProviderDiagnosis:
+    """What a provider's own diagnostics said about one request.
+
+    Attributes:
+        provider: ``"anthropic"`` or ``"openai"``.
+        status: ``"miss"`` (a change was found), ``"hit"``, ``"pending"``
+            (the comparison had not finished), ``"not_found"`` (the
+            earlier response is unknown to the provider) or ``"unavailable"``.
+        reason: the provider's reason code, e.g. ``"system_changed"``.
+        missed_tokens: the provider's estimate of the tokens after the change.
+
+    >>> ProviderDiagnosis(provider="anthropic", status="miss", reason="tools_changed",
+    ...                   missed_tokens=900).areas
+    frozenset({'tools'})
+    """
+
+    provider: str
+    status: str
+    reason: str | None = None
+    missed_tokens: int | None = None
+
+    @property
+    def areas(self) -> frozenset[str]:
+        """The parts of the request the reason can point at."""
+        return _AREAS.get(self.reason or "", frozenset())
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Explanation:
     """Why one request did (not) reuse what the previous one cached.
@@ -91,6 +132,9 @@ class Explanation:
         reprefilled_tokens: cached tokens the current request processes again.
         miss_cost_usd: what re-prefilling costs beyond a cache read, in USD
             (``None`` when the model has no prices in the table).
+        provider_diagnosis: the provider's own diagnosis, once reconciled.
+        agreement: ``"agree"``, ``"disagree"``, ``"pending"``,
+            ``"unavailable"`` or ``"not_found"`` once reconciled, else ``None``.
 
     >>> e = Explanation(provider="openai", model="gpt-5", verdict="no_change",
     ...                 divergence=None, causes=(), total_tokens=10, cached_before=0,
@@ -109,6 +153,8 @@ class Explanation:
     reusable_tokens: int
     reprefilled_tokens: int
     miss_cost_usd: float | None
+    provider_diagnosis: ProviderDiagnosis | None = None
+    agreement: str | None = None
 
     @property
     def cause(self) -> str:
@@ -158,4 +204,8 @@ class Explanation:
         for c in self.causes:
             lines.append(f"  [{c.kind}] {c.code}: {c.detail}")
             lines.append(f"    fix: {c.fix}")
+        d = self.provider_diagnosis
+        if d is not None:
+            missed = "" if d.missed_tokens is None else f", {d.missed_tokens} tokens missed"
+            lines.append(f"  {d.provider} says: {d.reason or d.status}{missed} ({self.agreement})")
         return "\n".join(lines)

@@ -15,7 +15,7 @@ from typing import Any
 
 FORMATS = ("anthropic", "openai", "openai_responses", "gemini")
 MODELS = {
-    "anthropic": "claude-sonnet-4-5",
+    "anthropic": "claude-sonnet-4-6",
     "openai": "gpt-5",
     "openai_responses": "gpt-5",
     "gemini": "gemini-2.5-flash",

@@ -19,6 +19,7 @@ tokens were lost and what that cost, the cause, and one fix per cause.
 from ._attribution import Attribution, attribute
 from ._explain import explain
 from ._lint import Finding, lint
+from ._monitor import CacheBustEvent, CacheBustWarning, CacheMonitor, MonitorStats
 from ._provider import parse_diagnostics, reconcile, request_diagnostics
 from ._report import Cause, Divergence, Explanation, ProviderDiagnosis
 from ._rules import CacheRules, rules_for
@@ -26,11 +27,15 @@ from ._volatile import VolatileValue, find_volatile
 
 __all__ = [
     "Attribution",
+    "CacheBustEvent",
+    "CacheBustWarning",
+    "CacheMonitor",
     "CacheRules",
     "Cause",
     "Divergence",
     "Explanation",
     "Finding",
+    "MonitorStats",
     "ProviderDiagnosis",
     "VolatileValue",
     "attribute",

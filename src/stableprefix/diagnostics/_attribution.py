@@ -17,15 +17,30 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .._errors import StablePrefixError
 from .._usage import CacheUsage
 from ..models import ModelInfo
-from ..sim import RadixCache, cache_for_model
+from ..sim import CacheModel, RadixCache, cache_for_model
 from ._explain import explain_segmented
 from ._report import Explanation
 from ._rules import resolve_adapter, rules_for
 from ._segments import segment_request
 
-__all__ = ["Attribution", "attribute"]
+__all__ = ["Attribution", "attribute", "provider_cache"]
+
+
+def provider_cache(model: str, table: Mapping[str, ModelInfo] | None) -> CacheModel | None:
+    """The benchmark's cache model for ``model``, or ``None`` where it has none yet.
+
+    Without one, the expected read falls back to what ``explain`` finds
+    reusable under the provider's rules.
+    """
+    if not model:
+        return None
+    try:
+        return cache_for_model(model, table=table)
+    except (ValueError, StablePrefixError):
+        return None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -137,14 +152,14 @@ def attribute(
     segs = [segment_request(r, ad) for r in requests]
     name = model if model is not None else (segs[0].model if segs else "")
     rules = rules_for(ad.name, name, table=table)
-    provider_model = cache_for_model(name, table=table) if name else None
+    provider_model = provider_cache(name, table)
     ideal = RadixCache()
     out: list[Attribution] = []
     prev_total = 0
     for i, request in enumerate(requests):
         flat = ad.flatten(request)
         ideal_read = ideal.process(flat, now=stamps[i]).cache_read_tokens
-        expected = ideal_read
+        expected = None
         if provider_model is not None:
             expected = provider_model.process(flat, now=stamps[i]).cache_read_tokens
         explanation = None
@@ -162,6 +177,8 @@ def attribute(
                 retention=requests[i - 1].get("prompt_cache_retention"),
                 count=ad.count_text_tokens,
             )
+        if expected is None:
+            expected = explanation.reusable_tokens if explanation is not None else 0
         usage = usages[i] if usages is not None else None
         out.append(
             Attribution(

@@ -21,8 +21,9 @@ Shapes (checked 2026-12-01):
   prompt-caching/diagnostics) and the SDK's ``PromptCacheDiagnostics``:
   request ``prompt_cache_options.comparison_response_id``; response
   ``prompt_cache_diagnostics``: ``{"type": "cache_miss", "reason": ...,
-  "cache_missed_tokens": n, "comparison_reusable_tokens": n}`` or another
-  ``type`` (a hit, or no comparison).
+  "cache_missed_tokens": n, "comparison_reusable_tokens": n}``, or
+  ``{"type": "cache_hit" | "comparison_response_not_found" | "unavailable"}``
+  (the openai SDK's ``Response.prompt_cache_diagnostics`` types).
 """
 
 from __future__ import annotations
@@ -139,9 +140,8 @@ def parse_diagnostics(response: Any) -> ProviderDiagnosis | None:
             reason=reason if isinstance(reason, str) else None,
             missed_tokens=_tokens(diag.get("cache_missed_tokens")),
         )
-    return ProviderDiagnosis(
-        provider="openai", status="hit" if kind == "cache_hit" else "unavailable", reason=kind
-    )
+    status = {"cache_hit": "hit", "comparison_response_not_found": "not_found"}
+    return ProviderDiagnosis(provider="openai", status=status.get(kind, "unavailable"), reason=kind)
 
 
 def reconcile(explanation: Explanation, response: Any) -> Explanation:

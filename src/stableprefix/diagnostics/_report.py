@@ -80,6 +80,10 @@ _AREAS: dict[str, frozenset[str]] = {
     "input_changed": frozenset({"system", "messages"}),
     "instructions_changed": frozenset({"system"}),
     "service_tier_changed": frozenset({"settings"}),
+    "text_format_changed": frozenset({"settings"}),
+    "reasoning_effort_changed": frozenset({"settings"}),
+    "verbosity_changed": frozenset({"settings"}),
+    "context_compacted": frozenset({"messages"}),
     "prompt_cache_key_changed": frozenset({"routing"}),
 }
 

@@ -19,11 +19,21 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from .._blocks import CacheBlock, FlatRequest
+from .._blocks import FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError, TransitionError
-from .._json import canonical, sha256_hex
-from ._anthropic_markers import TTLS as _TTLS
-from ._anthropic_markers import Candidate, plan_markers, sites, ttl_of
+from ._anthropic_flat import flatten_request
+from ._anthropic_markers import (
+    STRATEGIES,
+    SYSTEM_MESSAGE_MODELS,
+    TTLS,
+    Candidate,
+    check_cache_control,
+    marker_of,
+    plan_markers,
+    sites,
+    supports_system_messages,
+    ttl_of,
+)
 from ._base import Message, ProviderAdapter, RequestParts, TextCounter, check_token_counter
 
 __all__ = ["AnthropicAdapter"]
@@ -76,11 +86,6 @@ def _blocks(message: Message) -> list[Any]:
     return content if isinstance(content, list) else []
 
 
-def _nested_marker(block: dict[str, Any]) -> bool:
-    inner = block.get("content")
-    return isinstance(inner, list) and any(ttl_of(b) is not None for b in inner)
-
-
 class AnthropicAdapter(ProviderAdapter):
     """Adapter for the Anthropic Messages API.
 
@@ -95,6 +100,24 @@ class AnthropicAdapter(ProviderAdapter):
             ``cache_ttl="5m"`` keeps the shared part warm between sessions.
         min_cache_tokens: override the model's minimum cacheable prefix.
         token_counter: an exact counter; without one, tokens are estimated.
+        cache_strategy: ``"explicit"`` (default): our markers, up to four;
+            ``"automatic"``: only a top-level ``cache_control``, which the
+            API puts on the last cacheable block (automatic caching, nothing
+            of ours); ``"hybrid"``: our marker after tools and system (shared
+            by every conversation) plus the top-level one.
+        cache_control: a top-level automatic ``cache_control`` to send with
+            every request (``{"type": "ephemeral"}``, optional ``"ttl"``). It
+            is kept as given and takes one of the four marker slots. The
+            automatic and hybrid strategies send one (TTL ``cache_ttl``) when
+            this is unset.
+        context_role: ``"user"`` (default) or ``"system"``: the dynamic
+            context at the tail as a mid-conversation system message, on the
+            models that accept one (Claude Opus 4.8); elsewhere, and where
+            the placement rules do not allow it, it stays a user message.
+
+    Raises:
+        ValueError: a TTL, strategy, role or minimum is not allowed.
+        TypeError: ``cache_control`` is not a dict, or ``token_counter`` cannot count.
 
     >>> from stableprefix import AnthropicAdapter, PromptConfig, new_state
     >>> from stableprefix.functional import append_message, build_request
@@ -110,7 +133,16 @@ class AnthropicAdapter(ProviderAdapter):
     results_all_at_once: ClassVar[bool] = True
     first_roles: ClassVar[frozenset[str]] = frozenset({"user"})
 
-    __slots__ = ("cache_ttl", "min_cache_tokens", "model", "static_ttl", "token_counter")
+    __slots__ = (
+        "cache_control",
+        "cache_strategy",
+        "cache_ttl",
+        "context_role",
+        "min_cache_tokens",
+        "model",
+        "static_ttl",
+        "token_counter",
+    )
 
     def __init__(
         self,
@@ -120,10 +152,13 @@ class AnthropicAdapter(ProviderAdapter):
         static_ttl: str | None = None,
         min_cache_tokens: int | None = None,
         token_counter: TextCounter | None = None,
+        cache_strategy: str = "explicit",
+        cache_control: Mapping[str, Any] | None = None,
+        context_role: str = "user",
     ) -> None:
         static_ttl = cache_ttl if static_ttl is None else static_ttl
         for name, ttl in (("cache_ttl", cache_ttl), ("static_ttl", static_ttl)):
-            if ttl not in _TTLS:
+            if ttl not in TTLS:
                 raise ValueError(f"{name} must be '5m' or '1h', got {ttl!r}")
         if static_ttl == "5m" and cache_ttl == "1h":
             raise ValueError(
@@ -139,11 +174,29 @@ class AnthropicAdapter(ProviderAdapter):
         ):
             raise ValueError(f"min_cache_tokens must be an int >= 0, got {min_cache_tokens!r}")
         check_token_counter(token_counter)
+        if cache_strategy not in STRATEGIES:
+            raise ValueError(
+                f"cache_strategy must be one of {', '.join(STRATEGIES)}, got {cache_strategy!r}"
+            )
+        if cache_control is not None:
+            cache_control = check_cache_control(cache_control)
+        elif cache_strategy != "explicit":
+            cache_control = marker_of(cache_ttl)
+        if context_role not in ("user", "system"):
+            raise ValueError(f"context_role must be 'user' or 'system', got {context_role!r}")
+        if context_role == "system" and not supports_system_messages(model):
+            raise ValueError(
+                f"context_role='system' needs a model that accepts mid-conversation system "
+                f"messages ({', '.join(SYSTEM_MESSAGE_MODELS)}), got model={model!r}"
+            )
         self.model = model
         self.cache_ttl = cache_ttl
         self.static_ttl = static_ttl
         self.min_cache_tokens = min_cache_tokens
         self.token_counter = token_counter
+        self.cache_strategy = cache_strategy
+        self.cache_control = cache_control
+        self.context_role = context_role
 
     # ----------------------------------------------------------------- messages
 
@@ -264,7 +317,7 @@ class AnthropicAdapter(ProviderAdapter):
             if (
                 not isinstance(cc, dict)
                 or cc.get("type") != "ephemeral"
-                or cc.get("ttl", "5m") not in _TTLS
+                or cc.get("ttl", "5m") not in TTLS
             ):
                 raise _fail(
                     "cache_control must be {'type': 'ephemeral'} with optional ttl '5m' or '1h'",
@@ -303,7 +356,8 @@ class AnthropicAdapter(ProviderAdapter):
 
     # ------------------------------------------------------------------- tokens
 
-    def _block_tokens(self, block: Any) -> int:
+    def block_tokens(self, block: Any) -> int:
+        """Tokens one content block adds (without the message's framing)."""
         kind = block.get("type")
         extra = _BLOCK_OVERHEAD.get(kind, 0)
         if kind == "text":
@@ -321,14 +375,14 @@ class AnthropicAdapter(ProviderAdapter):
             if isinstance(inner, str):
                 return extra + self.count_text_tokens(inner)
             if isinstance(inner, list):
-                return extra + sum(self._block_tokens(b) for b in inner if isinstance(b, dict))
+                return extra + sum(self.block_tokens(b) for b in inner if isinstance(b, dict))
             return extra
         if kind in ("image", "document"):
             return extra
         return extra + self.count_json_tokens(block)
 
     def count_tokens(self, message: Message) -> int:
-        return _MESSAGE_OVERHEAD + sum(self._block_tokens(b) for b in _blocks(message))
+        return _MESSAGE_OVERHEAD + sum(self.block_tokens(b) for b in _blocks(message))
 
     # ---------------------------------------------------------------- rendering
 
@@ -342,7 +396,17 @@ class AnthropicAdapter(ProviderAdapter):
         return {"role": "user", "content": text}
 
     def render_messages(self, parts: RequestParts) -> list[Message]:
-        return self.layout(parts)
+        messages = self.layout(parts)
+        if (
+            self.context_role == "system"
+            and parts.context is not None
+            and parts.position == "tail"
+            and len(messages) > 1
+            and messages[-2].get("role") == "user"
+        ):
+            # allowed here: not first, right after a user message, and last
+            messages[-1] = {"role": "system", "content": parts.context}
+        return messages
 
     def render(self, parts: RequestParts) -> dict[str, Any]:
         messages = self.render_messages(parts)
@@ -362,7 +426,12 @@ class AnthropicAdapter(ProviderAdapter):
             for path, tokens, ttl in self._candidates(parts, messages, tools, system)
             if tokens >= self.min_cache_tokens
         ]
-        for i, ttl in plan_markers(found, wishes):
+        if self.cache_strategy == "automatic":
+            wishes = []
+        elif self.cache_strategy == "hybrid":  # the static part only
+            wishes = [w for w in wishes if not found[w.site].path.startswith("$.messages")]
+        automatic = ttl_of({"cache_control": self.cache_control}) if self.cache_control else None
+        for i, ttl in plan_markers(found, wishes, automatic=automatic):
             self._mark(found[i].path, ttl, tools, system, messages)
         request: dict[str, Any] = {}
         if system:
@@ -370,6 +439,8 @@ class AnthropicAdapter(ProviderAdapter):
         request["messages"] = messages
         if tools:
             request["tools"] = tools
+        if self.cache_control is not None:
+            request["cache_control"] = dict(self.cache_control)
         return request
 
     def _candidates(
@@ -429,16 +500,10 @@ class AnthropicAdapter(ProviderAdapter):
             content[block] = self._marked(content[block], ttl)
             messages[idx] = {**messages[idx], "content": content}
 
-    @staticmethod
-    def _marker(ttl: str) -> dict[str, str]:
-        if ttl == "1h":
-            return {"type": "ephemeral", "ttl": "1h"}
-        return {"type": "ephemeral"}
-
     def _marked(self, block: Message, ttl: str) -> Message:
         if "cache_control" in block:
             return block
-        return {**block, "cache_control": self._marker(ttl)}
+        return {**block, "cache_control": marker_of(ttl)}
 
     @staticmethod
     def _mark_index(message: Message) -> int | None:
@@ -454,89 +519,4 @@ class AnthropicAdapter(ProviderAdapter):
         return None
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:
-        out: list[CacheBlock] = []
-        for tool in request.get("tools") or ():
-            out.append(self._flat(tool, "tools", "tools", "tools", self.count_json_tokens(tool)))
-        system = request.get("system")
-        if isinstance(system, str):
-            system = [{"type": "text", "text": system}]
-        for block in system or ():
-            out.append(
-                self._flat(
-                    block,
-                    "system",
-                    "system",
-                    "system",
-                    self.count_text_tokens(str(block.get("text", ""))),
-                )
-            )
-        for n, message in enumerate(request.get("messages") or ()):
-            role = str(message.get("role", ""))
-            for i, block in enumerate(_blocks(message)):
-                kind = block.get("type", "other")
-                kind = (
-                    kind
-                    if kind in ("text", "tool_use", "tool_result", "image", "thinking")
-                    else "other"
-                )
-                tokens = self._block_tokens(block) + (_MESSAGE_OVERHEAD if i == 0 else 0)
-                salt = f"{n}:{role}:{i == 0}"
-                if kind == "tool_result" and _nested_marker(block):
-                    out.extend(self._flat_nested(block, salt, role, tokens))
-                else:
-                    out.append(self._flat(block, salt, kind, role, tokens))
-        return FlatRequest(provider=self.name, blocks=tuple(out))
-
-    def _flat_nested(
-        self, block: dict[str, Any], salt: str, role: str, tokens: int
-    ) -> list[CacheBlock]:
-        """A ``tool_result`` whose nested blocks carry markers, as one piece per block.
-
-        Each nested marker caches the prefix up to its own block, so the
-        pieces keep the markers where they are; a last piece of no tokens
-        carries the ``tool_result``'s own marker. The pieces are one run of
-        ``tool_result`` blocks, so they share one lookback position.
-        """
-        inner = block["content"]
-        head = canonical({k: v for k, v in block.items() if k not in ("content", "cache_control")})
-        salt = salt.split(":", 1)[-1]
-        nested = [self._block_tokens(b) if isinstance(b, dict) else 0 for b in inner]
-        framing = tokens - sum(nested)  # the block's own framing rides on the first piece
-        pieces: list[CacheBlock] = []
-        for k, b in enumerate(inner):
-            bare = (
-                {x: v for x, v in b.items() if x != "cache_control"} if isinstance(b, dict) else b
-            )
-            pieces.append(
-                CacheBlock(
-                    key=sha256_hex(f"{salt}{head}[{k}]{canonical(bare)}"),
-                    tokens=nested[k] + (framing if k == 0 else 0),
-                    kind="tool_result",
-                    role=role,
-                    cache_ttl=ttl_of(b),
-                )
-            )
-        pieces.append(
-            CacheBlock(
-                key=sha256_hex(f"{salt}{head}[end]"),
-                tokens=0 if inner else tokens,
-                kind="tool_result",
-                role=role,
-                cache_ttl=ttl_of(block),
-            )
-        )
-        return pieces
-
-    @staticmethod
-    def _flat(block: Any, salt: str, kind: str, role: str, tokens: int) -> CacheBlock:
-        bare = {k: v for k, v in block.items() if k != "cache_control"}
-        # The role boundary is part of the prefix; the message number is not
-        # (it is implied by the chain), so only the role and start flag salt it.
-        salt = salt.split(":", 1)[-1]
-        return CacheBlock(
-            key=sha256_hex(salt + canonical(bare)),
-            tokens=tokens,
-            kind=kind,
-            role=role,
-            cache_ttl=ttl_of(block),
-        )
+        return flatten_request(self, request)

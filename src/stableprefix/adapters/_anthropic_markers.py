@@ -19,16 +19,82 @@ must appear before shorter TTLs"), read 2026-12-01.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .._errors import CacheMarkerError
 
-__all__ = ["MAX_MARKERS", "Candidate", "Site", "plan_markers", "sites", "ttl_of"]
+__all__ = [
+    "MAX_MARKERS",
+    "STRATEGIES",
+    "SYSTEM_MESSAGE_MODELS",
+    "Candidate",
+    "Site",
+    "check_cache_control",
+    "marker_of",
+    "plan_markers",
+    "sites",
+    "supports_system_messages",
+    "ttl_of",
+]
 
 MAX_MARKERS = 4
 TTLS = ("5m", "1h")
+
+
+STRATEGIES = ("explicit", "automatic", "hybrid")
+#: Models that accept ``{"role": "system"}`` inside ``messages`` ("This feature
+#: is available on Claude Opus 4.8 only"), from
+#: https://platform.claude.com/docs/en/build-with-claude/mid-conversation-system-messages
+#: read 2026-12-01.
+SYSTEM_MESSAGE_MODELS = ("claude-opus-4-8",)
+
+
+def supports_system_messages(model: str | None) -> bool:
+    """Whether ``model`` accepts a mid-conversation ``{"role": "system"}`` message.
+
+    >>> supports_system_messages("claude-opus-4-8"), supports_system_messages("claude-sonnet-5-5")
+    (True, False)
+    """
+    if not isinstance(model, str):
+        return False
+    from ..models import canonical_model_name
+
+    return canonical_model_name(model)[0] in SYSTEM_MESSAGE_MODELS
+
+
+def marker_of(ttl: str) -> dict[str, str]:
+    """The ``cache_control`` value for a TTL (the default TTL is left implicit).
+
+    >>> marker_of("1h")
+    {'type': 'ephemeral', 'ttl': '1h'}
+    """
+    return {"type": "ephemeral", "ttl": "1h"} if ttl == "1h" else {"type": "ephemeral"}
+
+
+def check_cache_control(value: Any) -> dict[str, Any]:
+    """A copy of a top-level ``cache_control`` after checking its shape.
+
+    Raises:
+        TypeError: it is not a mapping.
+        ValueError: it is not ``{"type": "ephemeral"}`` with an optional TTL.
+
+    >>> check_cache_control({"type": "ephemeral", "ttl": "1h"})
+    {'type': 'ephemeral', 'ttl': '1h'}
+    """
+    if not isinstance(value, Mapping):
+        raise TypeError(f"cache_control must be a dict, got {type(value).__name__}")
+    if (
+        value.get("type") != "ephemeral"
+        or value.get("ttl", "5m") not in TTLS
+        or (set(value) - {"type", "ttl"})
+    ):
+        raise ValueError(
+            f"cache_control must be {{'type': 'ephemeral'}} with optional ttl '5m' or '1h', "
+            f"got {dict(value)!r}"
+        )
+    return dict(value)
 
 
 def ttl_of(block: Any) -> str | None:

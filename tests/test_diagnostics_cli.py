@@ -112,3 +112,21 @@ def test_module_entry_point(tmp_path):
         check=True,
     )
     assert "volatile_value" in done.stdout
+
+
+def test_readme_diagnostics_section_prints_what_it_shows():
+    import contextlib
+    import pathlib
+    import re
+
+    text = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    found = re.search(
+        r"```python\n(import json\n[^`]*?diagnostics import explain[^`]*?)```\n\n```text\n(.*?)```",
+        text,
+        flags=re.S,
+    )
+    assert found, "README lost its diagnostics example"
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(found.group(1), "README.md:diagnostics", "exec"), {"__name__": "readme"})
+    assert out.getvalue() == found.group(2)

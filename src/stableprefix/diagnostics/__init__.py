@@ -17,6 +17,7 @@ tokens were lost and what that cost, the cause, and one fix per cause.
 """
 
 from ._attribution import Attribution, attribute
+from ._cli import main
 from ._explain import explain
 from ._lint import Finding, lint
 from ._monitor import CacheBustEvent, CacheBustWarning, CacheMonitor, MonitorStats
@@ -42,6 +43,7 @@ __all__ = [
     "explain",
     "find_volatile",
     "lint",
+    "main",
     "parse_diagnostics",
     "reconcile",
     "request_diagnostics",

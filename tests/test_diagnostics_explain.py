@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from diag_scenarios import BASE, SCENARIOS, cases, path_of, render, requests
 from helpers import ALL_FORMAT_IDS, ALL_FORMATS, Fmt, config_for
 from stableprefix import DiagnosticsError, PromptManager
-from stableprefix.adapters import AnthropicAdapter, OpenAIAdapter
+from stableprefix.adapters import AnthropicAdapter, OpenAIAdapter, OpenAIResponsesAdapter
 from stableprefix.diagnostics import explain
 
 MODELS = {
@@ -285,8 +285,33 @@ def test_diagnostics_namespace_and_purity():
         if path.name in ("_cli.py", "__main__.py"):
             continue
         tree = ast.parse(path.read_text())
-        names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import)
-                 for a in n.names}
-        names |= {n.module.split(".")[0] for n in ast.walk(tree)
-                  if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
+        names = {
+            a.name.split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Import)
+            for a in n.names
+        }
+        names |= {
+            n.module.split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module and n.level == 0
+        }
         assert not names & io, f"{path.name} imports {names & io}"
+
+
+@pytest.mark.parametrize(
+    ("adapter", "model"),
+    [
+        (OpenAIAdapter(model="gpt-5.6-terra"), "gpt-5.6-terra"),
+        (OpenAIResponsesAdapter(model="gpt-5.6-terra"), "gpt-5.6-terra"),
+        (AnthropicAdapter(cache_strategy="automatic"), "claude-sonnet-4-6"),
+    ],
+    ids=["chat-gpt-5.6", "responses-gpt-5.6", "anthropic-automatic"],
+)
+def test_breakpoint_and_automatic_layouts_are_never_busts(adapter, model):
+    fmt = Fmt(adapter)
+    reqs = _library_requests(fmt, turns=14, budget=1200)
+    for prev, cur in itertools.pairwise(reqs):
+        e = explain(prev, cur, adapter=adapter, model=model)
+        assert e.verdict != "bust", e.text()
+        assert not {"no_breakpoint", "marker_moved", "marker_missing"} & set(e.codes)

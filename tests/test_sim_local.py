@@ -123,7 +123,9 @@ def test_vllm_token_ids() -> None:
 
 def test_llamacpp_single_slot_reuses_only_the_previous_prompt() -> None:
     assert reads(LlamaCppCache(), req(A, B), req(A, C), req(A, B)) == [0, 600, 600]
-    assert reads(LlamaCppCache(), req(A), req(B), req(A)) == [0, 0, 0]
+    assert reads(LlamaCppCache(ram_cache=False), req(A), req(B), req(A)) == [0, 0, 0]
+    # the host-RAM prompt cache (on by default) restores A
+    assert reads(LlamaCppCache(), req(A), req(B), req(A)) == [0, 0, 599]
 
 
 def test_llamacpp_caps_at_n_minus_one() -> None:
@@ -131,19 +133,20 @@ def test_llamacpp_caps_at_n_minus_one() -> None:
 
 
 def test_llamacpp_picks_the_most_similar_slot() -> None:
-    assert reads(LlamaCppCache(slots=2), req(A), req(B), req(A), req(B)) == [0, 0, 599, 599]
+    two = LlamaCppCache(slots=2, ram_cache=False)
+    assert reads(two, req(A), req(B), req(A), req(B)) == [0, 0, 599, 599]
 
 
 def test_llamacpp_dissimilar_prompt_takes_the_least_recently_used_slot() -> None:
-    cache = LlamaCppCache(slots=2)
+    cache = LlamaCppCache(slots=2, ram_cache=False)
     # A, B fill both slots; A is used again; C overwrites B's slot (LRU)
     assert reads(cache, req(A), req(B), req(A), req(C), req(A), req(B)) == [0, 0, 599, 0, 599, 0]
 
 
 def test_llamacpp_similarity_threshold() -> None:
     short_overlap = req(A, blk("x", 2000))
-    strict = LlamaCppCache(slots=2, similarity=0.5)
-    lax = LlamaCppCache(slots=2, similarity=0.1)
+    strict = LlamaCppCache(slots=2, similarity=0.5, ram_cache=False)
+    lax = LlamaCppCache(slots=2, similarity=0.1, ram_cache=False)
     # after A, B, A the least recently used slot holds B; the slot holding A
     # shares 600 of 2600 tokens: under 50%, over 10%
     assert reads(strict, req(A), req(B), req(A), short_overlap) == [0, 0, 599, 0]

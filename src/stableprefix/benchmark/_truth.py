@@ -262,7 +262,8 @@ def check_layout(name: str, turns: Sequence[Turn], prompts: Sequence[Sequence[in
     """
     from ..sim import LlamaCppCache
 
-    model = LlamaCppCache()
+    # The layouts are played on one slot with the RAM prompt cache off.
+    model = LlamaCppCache(ram_cache=False)
     predicted = [
         model.process(
             flat_prompt(ids), now=float(i), output_tokens=len(t.reply_ids),

@@ -12,7 +12,7 @@ I/O, no randomness; time is the ``now`` you pass.
 ``GeminiCache``     implicit prefix caching above a per-model minimum
 ``VLLMCache``       16-token blocks with chained hashes, LRU
 ``RadixCache``      token-level radix tree (the ideal; an upper bound), LRU
-``LlamaCppCache``   per-slot reuse of the previous prompt
+``LlamaCppCache``   llama.cpp server: slots, slot choice, the RAM prompt cache
 =================  ===========================================================
 
 >>> from stableprefix import PromptConfig, PromptManager, OpenAIAdapter

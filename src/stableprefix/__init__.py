@@ -24,6 +24,7 @@ from ._errors import (
     PendingToolCallError,
     StablePrefixError,
     StoreError,
+    TokenCounterError,
     TransitionError,
     UnsupportedError,
 )
@@ -74,6 +75,7 @@ __all__ = [
     "StablePrefixError",
     "State",
     "StoreError",
+    "TokenCounterError",
     "TransformersAdapter",
     "TransitionError",
     "UnknownModelError",

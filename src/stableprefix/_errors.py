@@ -19,6 +19,7 @@ the role, the path inside the state, the hook) instead of a new subclass.
      +-- CacheMarkerError      (also ValueError)  your own cache markers break a provider rule
      +-- StoreError                              a state store failed
      |    +-- ConflictError                      ... someone else saved the session first
+     +-- TokenCounterError                       a counter's tokenizer server failed
      +-- UsageError            (also ValueError)  a provider's usage report is malformed
      +-- DiagnosticsError      (also ValueError)  a request or log the diagnostics read is malformed
      |    +-- LintError                          strict lint found cache-busting problems
@@ -46,6 +47,7 @@ __all__ = [
     "PendingToolCallError",
     "StablePrefixError",
     "StoreError",
+    "TokenCounterError",
     "TransitionError",
     "UnknownModelError",
     "UnsupportedError",
@@ -241,3 +243,11 @@ class LintError(DiagnosticsError):
     def __init__(self, message: str, *, findings: Sequence[object]) -> None:
         super().__init__(message, path="lint")
         self.findings = tuple(findings)
+
+
+class TokenCounterError(StablePrefixError):
+    """A token counter that asks a server (``LlamaCppServerCounter``) got no count.
+
+    The message names the server and what it answered; check that it is
+    running and reachable.
+    """

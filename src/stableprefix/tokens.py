@@ -12,6 +12,9 @@ can be handed to an adapter (``token_counter=``) or used on its own:
 - ``HFTokenizerCounter``: exact counts from a Hugging Face tokenizer.
 - ``CallableCounter``: wraps your own function, for example one that calls
   a provider's count-tokens endpoint.
+- ``LlamaCppServerCounter``: exact counts from a running llama.cpp server's
+  ``/tokenize`` endpoint (one HTTP call per text), and the exact prompt of a
+  whole request with ``/apply-template``.
 
 >>> from stableprefix.tokens import HeuristicCounter
 >>> HeuristicCounter("anthropic").count_text("") == 0
@@ -20,9 +23,10 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from ._errors import TokenCounterError
 from ._tokens import estimate_text_tokens, known_families, resolve_family
 
 __all__ = [
@@ -30,6 +34,7 @@ __all__ = [
     "CallableCounter",
     "HFTokenizerCounter",
     "HeuristicCounter",
+    "LlamaCppServerCounter",
     "TiktokenCounter",
     "TokenCounter",
     "known_families",
@@ -236,6 +241,112 @@ class CallableCounter:
 
     def __repr__(self) -> str:
         return f"CallableCounter({self.fn!r})"
+
+
+class LlamaCppServerCounter:
+    """Exact counts from a llama.cpp server's own tokenizer, over HTTP.
+
+    ``count_text`` asks ``POST /tokenize`` for the text's tokens (no BOS,
+    special-token text left as text, as inside a message). ``count_prompt``
+    renders a whole chat request with the server's chat template
+    (``POST /apply-template``) and tokenizes it the way the chat endpoint
+    does: the number the server reports as ``prompt_tokens``. Each call is
+    one request to the server; adapters count a message once, when it is
+    appended.
+
+    Args:
+        base_url: the server's address, e.g. ``"http://127.0.0.1:8080"``
+            (a trailing ``/v1`` is accepted and dropped).
+        timeout: seconds to wait for an answer.
+
+    Raises:
+        TypeError: ``base_url`` is not a string.
+        ValueError: ``base_url`` is not an http(s) URL, or ``timeout`` <= 0.
+
+    >>> counter = LlamaCppServerCounter("http://127.0.0.1:8080/v1")
+    >>> counter.base_url
+    'http://127.0.0.1:8080'
+    >>> counter.count_text("Hello")  # doctest: +SKIP
+    1
+    """
+
+    __slots__ = ("base_url", "timeout")
+
+    def __init__(self, base_url: str, *, timeout: float = 30.0) -> None:
+        if not isinstance(base_url, str):
+            raise TypeError(f"base_url must be a str, got {type(base_url).__name__}")
+        url = base_url.rstrip("/")
+        url = url[: -len("/v1")] if url.endswith("/v1") else url
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+            raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        self.base_url = url
+        self.timeout = float(timeout)
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        import json
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:
+                return json.loads(answer.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:200]
+            raise TokenCounterError(
+                f"{self.base_url}{path} answered HTTP {exc.code}: {detail}"
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise TokenCounterError(
+                f"{self.base_url}{path} gave no answer ({exc}); is the llama.cpp server running?"
+            ) from exc
+
+    def _tokens(self, text: str, *, special: bool) -> int:
+        body = {"content": text, "add_special": special, "parse_special": special}
+        answer = self._post("/tokenize", body)
+        tokens = answer.get("tokens") if isinstance(answer, dict) else None
+        if not isinstance(tokens, list):
+            raise TokenCounterError(f"{self.base_url}/tokenize answered without a token list")
+        return len(tokens)
+
+    def count_text(self, text: str) -> int:
+        """Tokens of ``text`` as message content.
+
+        Raises:
+            TypeError: ``text`` is not a string.
+            TokenCounterError: the server did not answer with tokens.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        return self._tokens(text, special=False) if text else 0
+
+    def count_prompt(self, messages: Sequence[Any], tools: Sequence[Any] = ()) -> int:
+        """Prompt tokens of a whole chat request, exactly as the server counts them.
+
+        Args:
+            messages: the request's ``messages``.
+            tools: the request's ``tools``, if any.
+
+        Raises:
+            TokenCounterError: the server could not render or tokenize it.
+        """
+        body: dict[str, Any] = {"messages": list(messages)}
+        if tools:
+            body["tools"] = list(tools)
+        answer = self._post("/apply-template", body)
+        prompt = answer.get("prompt") if isinstance(answer, dict) else None
+        if not isinstance(prompt, str):
+            raise TokenCounterError(f"{self.base_url}/apply-template answered without a prompt")
+        return self._tokens(prompt, special=True)
+
+    def __repr__(self) -> str:
+        return f"LlamaCppServerCounter({self.base_url!r})"
 
 
 def use_bundled_tiktoken_files(

@@ -26,6 +26,7 @@ from ._base import (
     check_token_counter,
     vars_of,
 )
+from ._engines import LOCAL_ENGINES, add_engine_fields, check_engine
 from ._openai_cache import (
     CacheOptions,
     add_cache_fields,
@@ -108,6 +109,13 @@ class OpenAIAdapter(ProviderAdapter):
             are written); unset sends nothing (the service default, implicit).
         prompt_cache_ttl: ``prompt_cache_options.ttl`` (``"30m"``, the only
             value), sent when set.
+        engine: the server behind the endpoint: ``"openai"`` (default),
+            ``"llama.cpp"``, ``"vllm"`` or ``"sglang"``. A local engine caches
+            the reply it generated, so ``dynamic_position="auto"`` appends a
+            small context to the turn, and no ``prompt_cache_key`` is sent.
+        slots: with ``engine="llama.cpp"``, the server's slot count; each
+            conversation (the state's ``key``) is pinned to one slot with
+            ``id_slot`` (sent in ``extra_body``). Unset: the server picks.
 
     Raises:
         ValueError: an option is not allowed, or two options exclude each other.
@@ -130,11 +138,13 @@ class OpenAIAdapter(ProviderAdapter):
         "_cache",
         "cache_key_buckets",
         "context_role",
+        "engine",
         "model",
         "prompt_cache_key",
         "prompt_cache_mode",
         "prompt_cache_retention",
         "prompt_cache_ttl",
+        "slots",
         "token_counter",
     )
 
@@ -149,6 +159,8 @@ class OpenAIAdapter(ProviderAdapter):
         model: str | None = None,
         prompt_cache_mode: str | None = None,
         prompt_cache_ttl: str | None = None,
+        engine: str = "openai",
+        slots: int | None = None,
     ) -> None:
         if context_role not in _CONTEXT_ROLES:
             raise ValueError(f"context_role must be one of {_CONTEXT_ROLES}, got {context_role!r}")
@@ -161,6 +173,13 @@ class OpenAIAdapter(ProviderAdapter):
             ttl=prompt_cache_ttl,
         )
         check_token_counter(token_counter)
+        openai_only = (
+            prompt_cache_key, cache_key_buckets, prompt_cache_retention,
+            prompt_cache_mode, prompt_cache_ttl,
+        )  # fmt: skip
+        check_engine(engine, slots, openai_cache_options=any(o is not None for o in openai_only))
+        self.engine = engine
+        self.slots = slots
         self.context_role = context_role
         self.prompt_cache_key = prompt_cache_key
         self.cache_key_buckets = cache_key_buckets
@@ -203,6 +222,11 @@ class OpenAIAdapter(ProviderAdapter):
         'sp-...-of-4'
         """
         return derive_cache_key(self.prompt_cache_key, self.cache_key_buckets, conversation_key)
+
+    @property
+    def caches_generated_tokens(self) -> bool:  # type: ignore[override]
+        """Whether the engine keeps its replies in its prefix cache (local engines)."""
+        return self.engine in LOCAL_ENGINES
 
     # ----------------------------------------------------------------- messages
 
@@ -438,6 +462,7 @@ class OpenAIAdapter(ProviderAdapter):
         if parts.tools:
             request["tools"] = list(parts.tools)
         add_cache_fields(request, self.cache_key(parts.conversation_key), self._cache)
+        add_engine_fields(request, self.engine, self.slots, parts.conversation_key)
         return request
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:

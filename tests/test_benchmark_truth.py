@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from stableprefix.benchmark import _engine, _truth, main
+from stableprefix.benchmark import _engine, _truth, _truth_slots, main
 from stableprefix.benchmark._truth import LayoutCheck, render_checks
 
 REQUEST_KEYS = {
@@ -35,6 +35,8 @@ def test_truth_check_agrees_with_the_engine(
     # the CLI must not stop it.
     monkeypatch.setattr(_engine, "start_engine", lambda **_: llama_engine)
     monkeypatch.setattr(llama_engine, "close", lambda: None)
+    # The slot setups start servers of their own: tests/test_engine_slots.py plays them.
+    monkeypatch.setattr(_truth_slots, "slot_truth_check", lambda **_: [])
     code = main(["--truth-check", "--turns", "4", "--format", "json"])
     out = capsys.readouterr()
     doc = json.loads(out.out)
@@ -129,6 +131,7 @@ def test_a_disagreement_exits_1(
 
     monkeypatch.setattr(_engine, "start_engine", lambda **_: fake)
     monkeypatch.setattr(_truth, "truth_check", fake_check)
+    monkeypatch.setattr(_truth_slots, "slot_truth_check", lambda **_: [])
     assert main(["--truth-check", "--turns", "2"]) == 1
     out = capsys.readouterr().out
     assert seen == {"engine": fake, "turns": 2} and fake.closed

@@ -307,13 +307,13 @@ class LlamaCppServerCounter:
                 f"{self.base_url}{path} gave no answer ({exc}); is the llama.cpp server running?"
             ) from exc
 
-    def _tokens(self, text: str, *, special: bool) -> int:
+    def _tokens(self, text: str, *, special: bool) -> list[int]:
         body = {"content": text, "add_special": special, "parse_special": special}
         answer = self._post("/tokenize", body)
         tokens = answer.get("tokens") if isinstance(answer, dict) else None
-        if not isinstance(tokens, list):
+        if not isinstance(tokens, list) or not all(isinstance(t, int) for t in tokens):
             raise TokenCounterError(f"{self.base_url}/tokenize answered without a token list")
-        return len(tokens)
+        return tokens
 
     def count_text(self, text: str) -> int:
         """Tokens of ``text`` as message content.
@@ -324,7 +324,7 @@ class LlamaCppServerCounter:
         """
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
-        return self._tokens(text, special=False) if text else 0
+        return len(self._tokens(text, special=False)) if text else 0
 
     def count_prompt(self, messages: Sequence[Any], tools: Sequence[Any] = ()) -> int:
         """Prompt tokens of a whole chat request, exactly as the server counts them.
@@ -332,6 +332,14 @@ class LlamaCppServerCounter:
         Args:
             messages: the request's ``messages``.
             tools: the request's ``tools``, if any.
+
+        Raises:
+            TokenCounterError: the server could not render or tokenize it.
+        """
+        return len(self.prompt_ids(messages, tools))
+
+    def prompt_ids(self, messages: Sequence[Any], tools: Sequence[Any] = ()) -> list[int]:
+        """The prompt token ids the server evaluates for a chat request.
 
         Raises:
             TokenCounterError: the server could not render or tokenize it.

@@ -10,6 +10,7 @@ run exits 1.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,15 @@ from typing import Any, TextIO
 from .. import __version__
 from .._config import PromptConfig
 from ..pricing import PRICES, UnknownModelError, get_prices
-from ._live import LIVE_PROVIDERS, LiveError, api_key, live_run, live_wire, make_sender
+from ._live import (
+    LIVE_PROVIDERS,
+    LiveError,
+    api_key,
+    live_run,
+    live_wire,
+    llama_cpp_prompt_ids,
+    make_sender,
+)
 from ._report import FORMATS, render
 from ._run import builtin_factories, simulate_runs
 from ._score import SIM_PROVIDERS, SIMULATED, Run
@@ -237,6 +246,9 @@ def _live(plan: _Plan, args: argparse.Namespace, parser: argparse.ArgumentParser
     send = make_sender(
         spec, model, key=key, base_url=args.base_url, max_output_tokens=args.max_output_tokens
     )
+    # A llama.cpp server gives exact prompt ids and gets the local-engine layout.
+    exact = llama_cpp_prompt_ids(args.base_url) if spec.name == "openai-compatible" else None
+    engine = "llama.cpp" if exact is not None else "openai"
     progress = _Progress(sys.stderr)
     runs: list[Run] = []
     try:
@@ -250,9 +262,10 @@ def _live(plan: _Plan, args: argparse.Namespace, parser: argparse.ArgumentParser
                         factory,
                         provider=spec,
                         model=model,
-                        wire=live_wire(spec, model),
+                        wire=live_wire(spec, model, engine=engine),
                         send=send,
                         progress=progress,
+                        prompt_ids=exact,
                     )
                 )
     finally:
@@ -276,12 +289,22 @@ def _notes(plan: _Plan) -> list[str]:
             "dropped over budget, one Anthropic marker on the last message. "
             "sliding-window: newest budget tokens of history, context at the end."
         )
+    local = [n for n, _m in plan.providers if n in ("llamacpp", "vllm")] if not plan.live else []
+    if local:
+        notes.append(
+            "Local engines (" + ", ".join(local) + "): requests laid out as for "
+            "OpenAIAdapter(engine=...) (a small context appended to the turn, no cache key). "
+            + "; ".join(f"{n}: {SIM_PROVIDERS[n].description}" for n in local)
+            + " (requests one at a time; see LlamaCppCache for several slots)."
+        )
     if len(plan.strategies) == 1:
         notes.append("Add --compare to see the naive and sliding-window baselines side by side.")
     if plan.live:
         notes.append(
             "Live run: requests sent back to back; the model's answers are replaced by "
-            "the workload's scripted ones."
+            "the workload's scripted ones. Against a llama.cpp server every column uses the "
+            "server's own token counts (/apply-template + /tokenize) and the requests are "
+            "laid out as for OpenAIAdapter(engine='llama.cpp')."
         )
     return notes
 
@@ -307,6 +330,7 @@ def _truth_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
     turns = _TRUTH_TURNS if args.turns is None else args.turns
     if turns > _TRUTH_MAX_TURNS:
         parser.error(f"--truth-check plays at most {_TRUTH_MAX_TURNS} turns, got {turns}")
+    from . import _truth_slots
     from ._engine import MODEL_FILE, EngineError, start_engine
     from ._truth import render_checks, truth_check
 
@@ -325,10 +349,28 @@ def _truth_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
         return 1
     finally:
         engine.close()
+    try:  # several conversations: slots, overlap, RAM cache, affinity (own servers)
+        slot_checks = _truth_slots.slot_truth_check(progress=progress)
+    except EngineError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 1
     meta = {"stableprefix": __version__, "engine": f"llama.cpp (xllamacpp), {MODEL_FILE}",
             "cache model": "llamacpp", "turns": turns}  # fmt: skip
-    written = _write_truth(render_checks(checks, args.format, meta), args)
-    return written or (0 if all(c.agrees for c in checks) else 1)
+    text = render_checks(checks, args.format, meta)
+    slots_text = _truth_slots.render_slot_checks(slot_checks, args.format)
+    if args.format == "json":
+        doc = json.loads(text)
+        doc["slot_setups"] = json.loads(slots_text)["setups"]
+        doc["agree"] = doc["agree"] and all(c.agrees for c in slot_checks)
+        text = json.dumps(doc, indent=2)
+    elif slot_checks:
+        text += (
+            "\n\nThree conversations interleaved, a model configured like each server "
+            "(requests within 1 token count as agreeing):\n\n" + slots_text
+        )
+    agree = all(c.agrees for c in checks) and all(c.agrees for c in slot_checks)
+    written = _write_truth(text, args)
+    return written or (0 if agree else 1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,13 @@ puts a random run id at the start of its static prompt and in the first
 tool's description. The requests are sent back to back (no idle gaps are
 waited out), so cache lifetimes matter less than in simulation; the
 ideal-cache column is computed on the stream that was actually sent.
+
+Against a local llama.cpp server (``openai-compatible``), every request's
+exact prompt token ids come from the server itself (``/apply-template`` and
+``/tokenize``, see ``LlamaCppServerCounter``), so the ideal-cache column
+compares the engine's counts with an ideal cache on the same tokens, not
+with estimates; the requests are laid out as for
+``OpenAIAdapter(engine="llama.cpp")``.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ import dataclasses
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,9 +46,17 @@ from ._strategies import play
 from ._wire import Wire
 from ._workloads import Workload
 
-__all__ = ["LIVE_PROVIDERS", "LiveError", "LiveProvider", "live_run", "make_sender"]
+__all__ = [
+    "LIVE_PROVIDERS",
+    "LiveError",
+    "LiveProvider",
+    "live_run",
+    "llama_cpp_prompt_ids",
+    "make_sender",
+]
 
 Sender = Callable[[dict[str, Any]], CacheUsage]
+PromptIds = Callable[[dict[str, Any]], Sequence[int]]
 Progress = Callable[[str], None]
 
 
@@ -88,8 +103,11 @@ def api_key(provider: LiveProvider, environ: dict[str, str] | None = None) -> st
     return None
 
 
-def live_wire(provider: LiveProvider, model: str) -> Wire:
+def live_wire(provider: LiveProvider, model: str, *, engine: str = "openai") -> Wire:
     """The wire of a live provider; Anthropic markers follow the model's minimum.
+
+    ``engine`` is the server behind an OpenAI-format endpoint (see
+    ``OpenAIAdapter(engine=...)``).
 
     >>> live_wire(LIVE_PROVIDERS["anthropic"], "claude-haiku-4-5").adapter.min_cache_tokens
     4096
@@ -102,7 +120,32 @@ def live_wire(provider: LiveProvider, model: str) -> Wire:
             return Wire("anthropic", AnthropicAdapter(min_cache_tokens=1024), model)
     if provider.wire == "gemini":
         return Wire("gemini", GeminiAdapter(), model)
-    return Wire("openai", OpenAIAdapter(), model)
+    return Wire("openai", OpenAIAdapter(engine=engine), model)
+
+
+def llama_cpp_prompt_ids(base_url: str) -> PromptIds | None:
+    """Exact prompt ids of a request from a llama.cpp server, or ``None`` when it has none.
+
+    Args:
+        base_url: the server's OpenAI base URL (``/v1`` may be included).
+
+    Returns:
+        A function from a built request to its prompt token ids, when the
+        server answers ``/apply-template`` and ``/tokenize`` (llama.cpp);
+        ``None`` for other servers (their counts are then estimated).
+
+    >>> llama_cpp_prompt_ids("http://127.0.0.1:1/v1") is None
+    True
+    """
+    from .._errors import TokenCounterError
+    from ..tokens import LlamaCppServerCounter
+
+    counter = LlamaCppServerCounter(base_url, timeout=60)
+    try:
+        counter.prompt_ids([{"role": "user", "content": "ping"}])
+    except TokenCounterError:
+        return None
+    return lambda req: counter.prompt_ids(req["messages"], req.get("tools") or ())
 
 
 def _import(module: str, extra: str) -> Any:
@@ -189,12 +232,14 @@ def live_run(
     wire: Wire,
     send: Sender,
     progress: Progress | None = None,
+    prompt_ids: PromptIds | None = None,
 ) -> Run:
     """Play ``strategy`` through ``workload`` against the provider; score what it reported.
 
     A strategy that cannot build a request gives a ``Run`` with ``error``
     set (nothing more is sent for it); a request the provider refuses ends
-    the whole benchmark.
+    the whole benchmark. With ``prompt_ids`` (``llama_cpp_prompt_ids``) the
+    ideal-cache column is computed on the exact prompt ids of each request.
 
     Raises:
         LiveError: a request failed (the provider's message is included).
@@ -233,7 +278,8 @@ def live_run(
                 f"failed: {type(exc).__name__}: {exc}"
             ) from exc
         usages.append(usage)
-        flats.append((wire.adapter.flatten(request), time.monotonic() - start))
+        flat = wire.adapter.flatten(request) if prompt_ids is None else _exact(prompt_ids, request)
+        flats.append((flat, time.monotonic() - start))
         convs.append(step.conversation)
         if progress is not None:
             read = sum(u.cache_read_tokens for u in usages)
@@ -253,6 +299,13 @@ def live_run(
         times=[t for _f, t in flats],
         priced=known_model(model),
     )
+
+
+def _exact(prompt_ids: PromptIds, request: dict[str, Any]) -> FlatRequest:
+    from ._engine import flat_prompt
+
+    flat: FlatRequest = flat_prompt(prompt_ids(request))
+    return flat
 
 
 def known_model(model: str) -> bool:

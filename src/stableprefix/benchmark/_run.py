@@ -120,13 +120,13 @@ def _play_scored(
     providers: Sequence[tuple[str, str | None]],
 ) -> list[Run]:
     runs: list[Run] = []
-    streams: dict[tuple[str, str | None], _Stream | str] = {}
+    streams: dict[tuple[str, str | None, str], _Stream | str] = {}
     for name, model in providers:
         sim = SIM_PROVIDERS[name]
         # Anthropic markers depend on the model's minimum; other formats do not.
-        key = (sim.wire, model if sim.wire == "anthropic" else None)
+        key = (sim.wire, model if sim.wire == "anthropic" else None, sim.engine)
         if key not in streams:
-            wire = make_wire(sim.wire, key[1])
+            wire = make_wire(sim.wire, key[1], engine=sim.engine)
             try:
                 flats, outs, convs = flatten_run(workload, factory(workload, wire), wire)
             except Exception as exc:  # a strategy that cannot play: reported, not fatal

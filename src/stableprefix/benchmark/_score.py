@@ -49,6 +49,8 @@ class SimProvider:
     default_model: str | None
     make_cache: Callable[[str | None], CacheModel]
     description: str
+    #: The server behind the OpenAI format (``OpenAIAdapter(engine=...)``).
+    engine: str = "openai"
 
 
 SIM_PROVIDERS: dict[str, SimProvider] = {
@@ -75,9 +77,16 @@ SIM_PROVIDERS: dict[str, SimProvider] = {
             lambda m: GeminiCache(m),
             "Gemini implicit caching",
         ),
-        SimProvider("vllm", "openai", None, lambda m: VLLMCache(), "vLLM 16-token blocks"),
         SimProvider(
-            "llamacpp", "openai", None, lambda m: LlamaCppCache(), "llama.cpp server, one slot"
+            "vllm", "openai", None, lambda m: VLLMCache(), "vLLM 16-token blocks", "vllm"
+        ),
+        SimProvider(
+            "llamacpp",
+            "openai",
+            None,
+            lambda m: LlamaCppCache(),
+            "llama.cpp server: 1 slot, RAM prompt cache on, slot similarity 0.1",
+            "llama.cpp",
         ),
         SimProvider(
             "radix", "openai", None, lambda m: RadixCache(), "ideal token-level radix cache"

@@ -155,7 +155,7 @@ def play_interleaved(
     conversations: int = 3,
     rounds: int = 4,
     max_tokens: int = 8,
-    stagger: float = 0.15,
+    stagger: float = 0.05,
 ) -> list[Sent]:
     """Play ``conversations`` conversations round by round through the engine.
 

@@ -41,17 +41,22 @@ class Wire:
     model: str | None = None
 
 
-def make_wire(name: str, model: str | None = None) -> Wire:
+def make_wire(name: str, model: str | None = None, *, engine: str = "openai") -> Wire:
     """The ``Wire`` of format ``name``; ``model`` sets Anthropic's marker minimum.
+
+    ``engine`` is the server behind the OpenAI format (``OpenAIAdapter(engine=...)``):
+    a local engine gets the layout a local-engine user gets.
 
     Raises:
         ValueError: ``name`` is not one of ``FORMATS``.
 
     >>> make_wire("openai").adapter.name
     'openai'
+    >>> make_wire("openai", engine="llama.cpp").adapter.caches_generated_tokens
+    True
     """
     if name == "openai":
-        return Wire(name, OpenAIAdapter(), model)
+        return Wire(name, OpenAIAdapter(engine=engine), model)
     if name == "anthropic":
         return Wire(name, AnthropicAdapter(model=model), model)
     if name == "gemini":

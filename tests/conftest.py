@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
@@ -84,3 +85,47 @@ def load_tokenizer(smollm2_dir: Path) -> Callable[..., Any]:
 def tok(load_tokenizer: Callable[..., Any]) -> Any:
     """SmolLM2's Hugging Face tokenizer with its chat template."""
     return load_tokenizer()
+
+
+# ------------------------------------------------------------------- redis
+# A real redis-server on a free loopback port (see tests/redisserver.py),
+# started once per test session by the first test that asks for it. Tests
+# keep apart by using their own key prefixes or session ids; ``redis_url``
+# hands each test a flushed database of its own.
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Any]:
+    """A running ``redisserver.RedisServer`` on 127.0.0.1 (skipped when unavailable)."""
+    import redisserver
+
+    reason = redisserver.missing_reason()
+    if reason is not None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must run the Redis tests: {reason}")
+        pytest.skip(reason)
+    server = redisserver.RedisServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+_REDIS_DBS = itertools.cycle(range(16))
+
+
+@pytest.fixture
+def redis_url(redis_server: Any) -> str:
+    """``redis://127.0.0.1:PORT/DB``: an emptied database for this test."""
+    import redis
+
+    db = next(_REDIS_DBS)
+    client = redis.Redis(host=redis_server.host, port=redis_server.port, db=db)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+    return str(redis_server.url(db))
+
+
+# --------------------------------------------------------------- end redis

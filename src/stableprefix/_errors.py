@@ -17,9 +17,10 @@ the role, the path inside the state, the hook) instead of a new subclass.
      +-- HookError                               a hook raised or broke an invariant
      +-- UnsupportedError                        the provider cannot do what was asked
      +-- CacheMarkerError      (also ValueError)  your own cache markers break a provider rule
-     +-- StoreError                              a state store failed
+     +-- StoreError                              a store failed (down, full, garbage)
      |    +-- ConflictError                      ... someone else saved the session first
      +-- TokenCounterError                       a counter's tokenizer server failed
+     +-- SignatureError        (also ValueError)  a signed state is unsigned, forged, unknown-keyed
      +-- UsageError            (also ValueError)  a provider's usage report is malformed
      +-- DiagnosticsError      (also ValueError)  a request or log the diagnostics read is malformed
      |    +-- LintError                          strict lint found cache-busting problems
@@ -45,6 +46,7 @@ __all__ = [
     "InvalidStateError",
     "LintError",
     "PendingToolCallError",
+    "SignatureError",
     "StablePrefixError",
     "StoreError",
     "TokenCounterError",
@@ -183,14 +185,62 @@ class CacheMarkerError(StablePrefixError, ValueError):
 
 
 class StoreError(StablePrefixError):
-    """A state store failed to load or save a conversation."""
+    """A store (session store, response cache backend) failed.
+
+    Attributes:
+        session_id: the session (or cache key) the operation was for, if any.
+        operation: what was being done, e.g. ``"save"`` or ``"load"``.
+
+    >>> str(StoreError("redis at 127.0.0.1:6379 refused the connection",
+    ...                session_id="chat-1", operation="save"))
+    "save of session 'chat-1': redis at 127.0.0.1:6379 refused the connection"
+    """
+
+    def __init__(
+        self, message: str, *, session_id: str | None = None, operation: str | None = None
+    ) -> None:
+        where = operation or ""
+        if session_id is not None:
+            where = f"{where} of session {session_id!r}" if where else f"session {session_id!r}"
+        super().__init__(f"{where}: {message}" if where else message)
+        self.session_id = session_id
+        self.operation = operation
 
 
 class ConflictError(StoreError):
     """Someone else saved the session since the version this save expected.
 
     Reload the session (``store.load``), re-apply the change, and save again.
+
+    Attributes:
+        expected_version: the version the save was based on.
+        actual_version: the version the store holds now (0: no such session).
     """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        session_id: str | None = None,
+        operation: str | None = "save",
+        expected_version: int | None = None,
+        actual_version: int | None = None,
+    ) -> None:
+        super().__init__(message, session_id=session_id, operation=operation)
+        self.expected_version = expected_version
+        self.actual_version = actual_version
+
+
+class SignatureError(StablePrefixError, ValueError):
+    """A signed state document is unsigned, tampered with, or signed by an unknown key.
+
+    Attributes:
+        key_id: the key id the document names, when it names one.
+    """
+
+    def __init__(self, message: str, *, key_id: str | None = None) -> None:
+        super().__init__(message)
+        self.key_id = key_id
 
 
 class UnknownModelError(StablePrefixError, LookupError):

@@ -1,0 +1,149 @@
+"""SQLite connections that several threads and processes can share safely.
+
+Approach: one file, many writers. The database runs in WAL mode (readers
+never block the writer, and a writer killed mid-transaction leaves only an
+uncommitted tail in the log that the next opener discards), with
+``synchronous=NORMAL`` (a killed process never loses a commit; only a power
+cut can lose the last few) and a busy timeout, so a writer waits for the lock
+instead of failing with "database is locked". Each thread of each process
+gets its own connection (a connection must not cross a ``fork`` or be used
+by two threads at once). Writes go through ``transaction()``, which takes
+the write lock up front (``BEGIN IMMEDIATE``): a read-then-write inside it
+cannot be overtaken by another writer, which is what makes version checks
+atomic.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["DEFAULT_TIMEOUT", "SQLiteConnector"]
+
+DEFAULT_TIMEOUT = 10.0
+
+
+class SQLiteConnector:
+    """Per-thread connections to one SQLite file, set up for concurrent use.
+
+    Args:
+        path: the database file (created with its folder's permissions when
+            missing; its parent folder must exist).
+        timeout: seconds a writer waits for another writer's lock before
+            the operation fails.
+        schema: ``CREATE ... IF NOT EXISTS`` statements run once, in one
+            transaction, when the first connection opens.
+
+    Raises:
+        TypeError: ``path`` is not a str or ``os.PathLike``.
+        ValueError: ``timeout`` is not a positive number.
+
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> db = SQLiteConnector(os.path.join(folder, "x.db"),
+    ...                      schema=["CREATE TABLE IF NOT EXISTS t (v INTEGER)"])
+    >>> with db.transaction() as conn:
+    ...     _ = conn.execute("INSERT INTO t VALUES (1)")
+    >>> db.connection().execute("SELECT v FROM t").fetchall()
+    [(1,)]
+    >>> db.connection().execute("PRAGMA journal_mode").fetchone()[0]
+    'wal'
+    >>> db.close()
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        timeout: float = DEFAULT_TIMEOUT,
+        schema: Sequence[str] = (),
+    ) -> None:
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+            raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        self.path = str(Path(path))
+        self.timeout = float(timeout)
+        self._schema = tuple(schema)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[tuple[int, sqlite3.Connection]] = []
+        self._ready_pid = 0
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection (opened, configured and schema-checked on first use).
+
+        Raises:
+            sqlite3.Error: the file cannot be opened or is not a database
+                (translate it with ``stableprefix._backends.store_errors``).
+        """
+        pid = os.getpid()
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and getattr(self._local, "pid", 0) == pid:
+            return conn
+        conn = self._open()
+        self._local.conn, self._local.pid = conn, pid
+        with self._lock:
+            self._all.append((pid, conn))
+            ready = self._ready_pid == pid
+        if not ready and self._schema:
+            with self._write(conn):
+                for statement in self._schema:
+                    conn.execute(statement)
+        with self._lock:
+            self._ready_pid = pid
+        return conn
+
+    def _open(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                # e.g. a file system without shared memory: still correct, just slower
+                conn.execute("PRAGMA journal_mode = DELETE")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the write lock from its first statement.
+
+        Commits when the block ends normally, rolls back when it raises.
+
+        Raises:
+            sqlite3.OperationalError: the lock stayed taken past ``timeout``.
+        """
+        conn = self.connection()
+        with self._write(conn):
+            yield conn
+
+    @contextmanager
+    def _write(self, conn: sqlite3.Connection) -> Iterator[None]:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            if conn.in_transaction:
+                conn.rollback()
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        """Close every connection this process opened (other processes keep theirs)."""
+        pid = os.getpid()
+        with self._lock:
+            mine = [c for p, c in self._all if p == pid]
+            self._all = [(p, c) for p, c in self._all if p != pid]
+        for conn in mine:
+            conn.close()
+        self._local = threading.local()

@@ -127,6 +127,37 @@ class PromptManager:
             raise TypeError(f"config must be a PromptConfig, got {type(config).__name__}")
         return cls._from_owned(config, loads(text))
 
+    @classmethod
+    def open(cls, store: Any, session_id: str, config: PromptConfig) -> PromptManager:
+        """A manager on a conversation kept in a store; every change is saved as it happens.
+
+        Loads the session (or starts it when the store has none). When
+        another writer saved the session in between, the manager re-applies
+        its operation to the newer state itself.
+
+        Args:
+            store: a store from ``stableprefix.stores`` (memory, SQLite, Redis).
+            session_id: your conversation id.
+            config: how requests are built and history is managed.
+
+        Raises:
+            TypeError: ``store`` is not a store, or ``config`` not a ``PromptConfig``.
+            StoreError: the store is down or holds an invalid state.
+
+        >>> from stableprefix import PromptConfig
+        >>> from stableprefix.stores import MemoryStore
+        >>> store = MemoryStore()
+        >>> PromptManager.open(store, "chat-9", PromptConfig()).append(
+        ...     {"role": "user", "content": "Hi"})
+        >>> PromptManager.open(store, "chat-9", PromptConfig()).state["committed"]
+        [{'role': 'user', 'content': 'Hi'}]
+        """
+        opener = getattr(store, "open_manager", None)
+        if opener is None:
+            raise TypeError(f"store must be a stableprefix store, got {type(store).__name__}")
+        manager: PromptManager = opener(session_id, config)
+        return manager
+
     @property
     def config(self) -> PromptConfig:
         """The (immutable) config."""

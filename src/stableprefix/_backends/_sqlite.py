@@ -50,6 +50,9 @@ class SQLiteConnector:
     ...     _ = conn.execute("INSERT INTO t VALUES (1)")
     >>> db.connection().execute("SELECT v FROM t").fetchall()
     [(1,)]
+    >>> with db.snapshot() as conn:
+    ...     conn.execute("SELECT count(*) FROM t").fetchone()
+    (1,)
     >>> db.connection().execute("PRAGMA journal_mode").fetchone()[0]
     'wal'
     >>> db.close()
@@ -126,6 +129,21 @@ class SQLiteConnector:
         conn = self.connection()
         with self._write(conn):
             yield conn
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A read transaction: every statement inside sees the same committed state.
+
+        Raises:
+            sqlite3.Error: the file cannot be read.
+        """
+        conn = self.connection()
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            if conn.in_transaction:
+                conn.rollback()
 
     @contextmanager
     def _write(self, conn: sqlite3.Connection) -> Iterator[None]:

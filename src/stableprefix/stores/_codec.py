@@ -1,0 +1,254 @@
+"""What a store writes: a session as a log of small changes.
+
+Approach: a stored session is a *live list* of entries (one per message,
+committed then recent, each ``[token_count, message]`` as compact JSON), a
+small *meta* document (the version, where committed ends, the pending tool
+calls, the context, the history hash, the compaction count) and an
+*archive* of compressed records of what compaction removed. A save never
+rewrites the list: ``diff`` compares the new state with the stored version
+(which the store remembers from its last load or save) and finds the one
+shape every change of this library has::
+
+    new = head + old[drop : len(old) - cut] + tail
+
+An append is ``tail`` alone; a transition moves the committed/recent split
+(or, with a transition hook, ``cut`` + ``tail``); a compaction is ``drop``
+(those entries go to the archive) plus ``head`` for a summary. So the bytes
+written per turn are the new messages plus a meta of constant size, however
+long the conversation. Messages are compared by identity first (the library
+never mutates a message, so an unchanged one is the same object) and by
+canonical JSON otherwise. ``digest`` fingerprints a change so that a retried
+save of the same change is recognised and not applied twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+from .._errors import InvalidStateError
+from .._json import canonical
+from .._state import STATE_VERSION, State, validate_state
+from ..adapters._base import Message
+
+__all__ = [
+    "Delta",
+    "Seen",
+    "decode_archive",
+    "decode_entry",
+    "diff",
+    "encode_entry",
+    "state_from",
+]
+
+_META_KEYS = ("format", "key", "pending", "context", "history_hash", "compactions")
+
+
+def _dumps(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def encode_entry(message: Message, count: int) -> bytes:
+    """One live entry: ``[count, message]`` as compact UTF-8 JSON.
+
+    >>> encode_entry({"role": "user", "content": "hi"}, 3)
+    b'[3,{"role":"user","content":"hi"}]'
+    """
+    return _dumps([count, message])
+
+
+def decode_entry(blob: bytes | str) -> tuple[Message, int]:
+    """The message and its token count stored in an entry.
+
+    Raises:
+        ValueError: the entry is not what ``encode_entry`` writes.
+
+    >>> decode_entry(b'[3,{"role":"user","content":"hi"}]')
+    ({'role': 'user', 'content': 'hi'}, 3)
+    """
+    value = json.loads(blob)
+    if (
+        not isinstance(value, list)
+        or len(value) != 2
+        or not isinstance(value[0], int)
+        or not isinstance(value[1], dict)
+    ):
+        raise ValueError("a stored message entry is not [count, message]")
+    return value[1], value[0]
+
+
+@dataclass(slots=True)
+class Seen:
+    """A stored version of a session as this process last read or wrote it."""
+
+    version: int
+    messages: list[Message]
+    counts: list[int]
+    split: int
+    meta: dict[str, Any]
+    prev: Seen | None = None  # the version before, when this process saved this one
+
+
+EMPTY = Seen(version=0, messages=[], counts=[], split=0, meta={})
+
+
+@dataclass(frozen=True, slots=True)
+class Delta:
+    """One save: how to turn stored version ``base`` into the next version."""
+
+    base: int
+    drop: int
+    head: tuple[bytes, ...]
+    cut: int
+    tail: tuple[bytes, ...]
+    meta: bytes
+    archive: bytes | None
+    digest: str
+
+    @property
+    def written(self) -> int:
+        """Bytes this change writes (entries, meta and archive record)."""
+        size = sum(map(len, self.head)) + sum(map(len, self.tail)) + len(self.meta)
+        return size + (len(self.archive) if self.archive else 0)
+
+    @property
+    def is_noop(self) -> bool:
+        """Nothing but (possibly) the same meta: no entry moves."""
+        return not (self.drop or self.head or self.cut or self.tail or self.archive)
+
+
+def meta_of(state: State) -> dict[str, Any]:
+    """The small per-session fields of ``state`` (plus the committed/recent split)."""
+    meta: dict[str, Any] = {k: state[k] for k in _META_KEYS}  # type: ignore[literal-required]
+    meta["split"] = len(state["committed"])
+    return meta
+
+
+def _align(old: list[Message], new: list[Message]) -> tuple[int, int, int]:
+    """(head, drop, keep) such that new[head:head+keep] == old[drop:drop+keep]."""
+    n = len(old)
+    if len(new) >= n and new[:n] == old:
+        return 0, 0, n
+    where: dict[int, list[int]] = {}
+    for i, m in enumerate(old):
+        where.setdefault(id(m), []).append(i)
+    keyed: dict[str, list[int]] | None = None
+    for h, m in enumerate(new):
+        found = where.get(id(m))
+        if found is None:
+            if keyed is None:
+                keyed = {}
+                for i, o in enumerate(old):
+                    keyed.setdefault(canonical(o), []).append(i)
+            found = keyed.get(canonical(m))
+        if not found:
+            continue
+        best_drop, best_keep = 0, 0
+        for d in found:
+            k = 0
+            while d + k < n and h + k < len(new) and _same(old[d + k], new[h + k]):
+                k += 1
+            if k > best_keep:
+                best_drop, best_keep = d, k
+        return h, best_drop, best_keep
+    return len(new), n, 0
+
+
+def _same(a: Message, b: Message) -> bool:
+    return a is b or canonical(a) == canonical(b)
+
+
+def diff(old: Seen, state: State, *, now: float | None = None) -> Delta:
+    """The change that turns stored version ``old`` into ``state``.
+
+    >>> s = {"version": 1, "format": None, "key": None, "committed": [],
+    ...      "committed_counts": [], "committed_tokens": 0,
+    ...      "recent": [{"role": "user", "content": "hi"}], "recent_counts": [2],
+    ...      "recent_tokens": 2, "pending": [], "context": None,
+    ...      "history_hash": "0" * 64, "compactions": 0}
+    >>> d = diff(EMPTY, s)
+    >>> d.base, d.drop, d.cut, d.tail
+    (0, 0, 0, (b'[2,{"role":"user","content":"hi"}]',))
+    """
+    new = [*state["committed"], *state["recent"]]
+    counts = [*state["committed_counts"], *state["recent_counts"]]
+    h, drop, keep = _align(old.messages, new)
+    if keep and counts[h : h + keep] != old.counts[drop : drop + keep]:
+        h, drop, keep = len(new), len(old.messages), 0  # recounted: rewrite all
+    cut = len(old.messages) - drop - keep
+    head = tuple(encode_entry(new[i], counts[i]) for i in range(h))
+    tail = tuple(encode_entry(new[i], counts[i]) for i in range(h + keep, len(new)))
+    meta = _dumps(meta_of(state))
+    archive = None
+    if drop:
+        record = {
+            "base": old.version,
+            "removed": old.messages[:drop],
+            "counts": old.counts[:drop],
+            "added": len(head),
+            "compactions": state["compactions"],
+            "at": now,
+        }
+        archive = zlib.compress(_dumps(record), 6)
+    digest = hashlib.sha256()
+    digest.update(f"{old.version}:{drop}:{cut}:{len(head)}:{len(tail)}:".encode())
+    for blob in (*head, *tail, meta, archive or b""):
+        digest.update(len(blob).to_bytes(8, "big"))
+        digest.update(blob)
+    return Delta(old.version, drop, head, cut, tail, meta, archive, digest.hexdigest()[:32])
+
+
+def state_from(meta_blob: bytes | str, entries: list[bytes]) -> tuple[State, Seen]:
+    """Rebuild a state (and what was seen) from a stored meta and live entries.
+
+    Raises:
+        ValueError: the stored data cannot be decoded.
+        InvalidStateError: it decodes, but not to a valid state.
+    """
+    meta = json.loads(meta_blob)
+    if not isinstance(meta, dict) or not all(k in meta for k in (*_META_KEYS, "split")):
+        raise ValueError("the stored session meta is not a meta document")
+    messages: list[Message] = []
+    counts: list[int] = []
+    for blob in entries:
+        message, count = decode_entry(blob)
+        messages.append(message)
+        counts.append(count)
+    split = meta["split"]
+    if not isinstance(split, int) or not 0 <= split <= len(messages):
+        raise InvalidStateError(f"split {split!r} outside the {len(messages)} stored messages")
+    state: State = {
+        "version": STATE_VERSION,
+        "format": meta["format"],
+        "key": meta["key"],
+        "committed": messages[:split],
+        "committed_counts": counts[:split],
+        "committed_tokens": sum(counts[:split]),
+        "recent": messages[split:],
+        "recent_counts": counts[split:],
+        "recent_tokens": sum(counts[split:]),
+        "pending": meta["pending"],
+        "context": meta["context"],
+        "history_hash": meta["history_hash"],
+        "compactions": meta["compactions"],
+    }
+    validate_state(state)
+    return state, Seen(version=0, messages=messages, counts=counts, split=split, meta=meta)
+
+
+def decode_archive(blob: bytes) -> dict[str, Any]:
+    """One archive record: ``removed`` messages, their ``counts`` and the compaction's details.
+
+    Raises:
+        ValueError: the record is not what ``diff`` writes (zlib.error is a ValueError here).
+    """
+    try:
+        record = json.loads(zlib.decompress(blob))
+    except zlib.error as exc:
+        raise ValueError(f"an archive record is not zlib data ({exc})") from exc
+    if not isinstance(record, dict) or not isinstance(record.get("removed"), list):
+        raise ValueError("an archive record has no list of removed messages")
+    return record

@@ -1,0 +1,171 @@
+"""Recall: the archived rounds most relevant to a query.
+
+Approach: compaction removes whole rounds (a user message and everything
+answering it, tool calls with their results), so recall ranks and returns
+whole rounds too, never a tool call without its result. Relevance is BM25
+over the words of each round (standard library only: a regular expression
+tokenizer, k1=1.2, b=0.75), or, when the caller passes an ``embed``
+function, cosine similarity of embeddings. A compaction hook or a handler
+can then send "recent + relevant": the rounds the conversation still holds
+plus the few archived ones that matter to the new question.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from .._config import PromptConfig
+from .._sequence import round_starts
+from ..adapters._base import Message
+
+__all__ = ["Embed", "RecalledRound", "rank_rounds", "split_rounds"]
+
+Embed = Callable[[str], Sequence[float]]
+_WORD = re.compile(r"\w+", re.UNICODE)
+_K1, _B = 1.2, 0.75
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecalledRound:
+    """One archived round and how well it matched.
+
+    Attributes:
+        index: the round's position among all archived rounds (0 = oldest);
+            sort by it to put recalled rounds back in conversation order.
+        messages: the round's messages, tool calls with their results.
+        score: the BM25 score or cosine similarity (higher is more relevant).
+
+    >>> RecalledRound(index=0, messages=(), score=1.5).score
+    1.5
+    """
+
+    index: int
+    messages: tuple[Message, ...]
+    score: float
+
+
+def _is_round_start(message: Message) -> bool:
+    # Without an adapter: a user message that is not a tool result starts a round.
+    if message.get("role") != "user":
+        return False
+    content = message.get("content")
+    if isinstance(content, list):
+        return not any(isinstance(b, dict) and b.get("type") == "tool_result" for b in content)
+    return True
+
+
+def split_rounds(
+    messages: Sequence[Message], config: PromptConfig | None = None
+) -> list[list[Message]]:
+    """Cut a message list into rounds (with ``config``, by its adapter's rules).
+
+    >>> msgs = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"},
+    ...         {"role": "user", "content": "c"}]
+    >>> [len(r) for r in split_rounds(msgs)]
+    [2, 1]
+    """
+    if not messages:
+        return []
+    if config is not None:
+        starts = round_starts(messages, config.adapter)
+    else:
+        starts = [i for i, m in enumerate(messages) if i == 0 or _is_round_start(m)]
+    ends = [*starts[1:], len(messages)]
+    return [list(messages[a:b]) for a, b in zip(starts, ends, strict=True)]
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if key not in ("role", "type", "id", "tool_call_id", "tool_use_id", "call_id"):
+                yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def round_text(messages: Sequence[Message]) -> str:
+    """The words of a round: every string in its messages but ids and roles."""
+    return "\n".join(s for m in messages for s in _strings(m))
+
+
+def _bm25(docs: list[list[str]], query: list[str]) -> list[float]:
+    n = len(docs)
+    avg = sum(map(len, docs)) / n or 1.0
+    df: Counter[str] = Counter()
+    for doc in docs:
+        df.update(set(doc))
+    scores = []
+    for doc in docs:
+        tf = Counter(doc)
+        score = 0.0
+        for term in set(query):
+            if term not in tf:
+                continue
+            idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
+            f = tf[term]
+            score += idf * f * (_K1 + 1) / (f + _K1 * (1 - _B + _B * len(doc) / avg))
+        scores.append(score)
+    return scores
+
+
+def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norm if norm else 0.0
+
+
+def rank_rounds(
+    messages: Sequence[Message],
+    query: str,
+    *,
+    k: int = 3,
+    embed: Embed | None = None,
+    config: PromptConfig | None = None,
+) -> list[RecalledRound]:
+    """The ``k`` rounds of ``messages`` most relevant to ``query``, best first.
+
+    Rounds with no word of the query in common (BM25 score 0) are left out.
+
+    Args:
+        messages: archived messages, oldest first (``store.archive``'s ``removed``).
+        query: what the conversation is about now (e.g. the new user message).
+        k: how many rounds at most.
+        embed: text -> vector; when given, rank by cosine similarity instead.
+        config: split rounds by this config's adapter (default: by user messages).
+
+    Raises:
+        TypeError: ``query`` is not a str.
+        ValueError: ``k`` < 1.
+
+    >>> msgs = [{"role": "user", "content": "my invoice is wrong"},
+    ...         {"role": "assistant", "content": "let me check the invoice"},
+    ...         {"role": "user", "content": "what is the weather"},
+    ...         {"role": "assistant", "content": "sunny"}]
+    >>> [r.index for r in rank_rounds(msgs, "invoice total", k=1)]
+    [0]
+    """
+    if not isinstance(query, str):
+        raise TypeError(f"query must be a str, got {type(query).__name__}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    rounds = split_rounds(messages, config)
+    if not rounds:
+        return []
+    texts = [round_text(r) for r in rounds]
+    if embed is not None:
+        q = embed(query)
+        scores = [_cosine(q, embed(t)) for t in texts]
+    else:
+        words = [_WORD.findall(t.lower()) for t in texts]
+        scores = _bm25(words, _WORD.findall(query.lower()))
+    order = sorted(range(len(rounds)), key=lambda i: (-scores[i], i))
+    picked = [i for i in order if embed is not None or scores[i] > 0][:k]
+    return [RecalledRound(index=i, messages=tuple(rounds[i]), score=scores[i]) for i in picked]

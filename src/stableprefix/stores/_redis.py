@@ -1,0 +1,214 @@
+"""``RedisStore``: sessions in Redis, shared by every worker on every machine.
+
+Approach: three keys per session, in one hash slot (``{session}``) so the
+store also works on Redis Cluster: ``<prefix>:{id}:meta`` (a hash: version,
+meta document, digest of the last change), ``<prefix>:{id}:log`` (a list of
+live entries) and ``<prefix>:{id}:archive`` (a list of compressed
+compaction records). Both reading and saving are Lua scripts, so each runs
+atomically on the server: the save script compares the stored version with
+the one the change was computed from, recognises a retried change by its
+digest, applies ``LTRIM`` for dropped/cut entries, ``LPUSH`` for a summary
+head and ``RPUSH`` for new messages, and sets the expiry of all three keys
+(server-side TTL). An append sends only the new entries and the meta.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from .._backends import parse_url, redis_client
+from .._errors import ConflictError
+from ._base import Raw, Store
+from ._codec import Delta
+
+__all__ = ["READ_SCRIPT", "WRITE_SCRIPT", "RedisStore", "conflict", "write_args"]
+
+READ_SCRIPT = """
+local v = redis.call('HGET', KEYS[1], 'version')
+if not v then return false end
+local ttl = tonumber(ARGV[2])
+if ttl > 0 then
+  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ttl) end
+end
+local meta = redis.call('HGET', KEYS[1], 'meta')
+if v == ARGV[1] then return {v, meta} end
+return {v, meta, redis.call('LRANGE', KEYS[2], 0, -1)}
+"""
+
+WRITE_SCRIPT = """
+local v = tonumber(redis.call('HGET', KEYS[1], 'version') or '0')
+local base = tonumber(ARGV[1])
+if v ~= base then
+  if v == base + 1 and redis.call('HGET', KEYS[1], 'digest') == ARGV[2] then return {1, v} end
+  return {0, v}
+end
+if base == 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
+local drop, cut, nhead = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+if drop > 0 or cut > 0 then redis.call('LTRIM', KEYS[2], drop, -1 - cut) end
+for i = 8 + nhead, 9, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+local n = #ARGV
+local i = 9 + nhead
+while i <= n do
+  local j = math.min(i + 499, n)
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, i, j))
+  i = j + 1
+end
+if ARGV[8] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[8]) end
+redis.call('HSET', KEYS[1], 'version', base + 1, 'meta', ARGV[3], 'digest', ARGV[2])
+local ttl = tonumber(ARGV[4])
+for k = 1, 3 do
+  if ttl > 0 then redis.call('PEXPIRE', KEYS[k], ttl) else redis.call('PERSIST', KEYS[k]) end
+end
+return {2, base + 1}
+"""
+
+
+def keys(prefix: str, session_id: str) -> list[str]:
+    """The meta, log and archive keys of a session."""
+    return [f"{prefix}:{{{session_id}}}:{part}" for part in ("meta", "log", "archive")]
+
+
+def write_args(delta: Delta, ttl: float | None) -> list[Any]:
+    """The save script's arguments for ``delta``."""
+    return [
+        delta.base,
+        delta.digest,
+        delta.meta,
+        _ms(ttl),
+        delta.drop,
+        delta.cut,
+        len(delta.head),
+        delta.archive or b"",
+        *delta.head,
+        *delta.tail,
+    ]
+
+
+def _ms(ttl: float | None) -> int:
+    return 0 if ttl is None else max(1, round(ttl * 1000))
+
+
+def conflict(session_id: str, delta: Delta, reply: Any) -> int:
+    """The new version from the save script's reply, or raise ``ConflictError``.
+
+    Raises:
+        ConflictError: the stored version moved on.
+        ValueError: the reply is not what the script returns.
+    """
+    if not isinstance(reply, (list, tuple)) or len(reply) != 2:
+        raise ValueError(f"unexpected reply from the save script: {reply!r}")
+    status, version = int(reply[0]), int(reply[1])
+    if status == 0:
+        raise ConflictError(
+            f"version {version} is stored, this save expected {delta.base}; "
+            "load again, re-apply your change and save",
+            session_id=session_id,
+            expected_version=delta.base,
+            actual_version=version,
+        )
+    return version
+
+
+def raw_of(reply: Any) -> Raw | None:
+    """A ``Raw`` from the read script's reply (None: no such session).
+
+    Raises:
+        ValueError: the reply is not what the script returns.
+    """
+    if reply is None:
+        return None
+    if not isinstance(reply, (list, tuple)) or len(reply) not in (2, 3):
+        raise ValueError(f"unexpected reply from the read script: {str(reply)[:80]}")
+    entries = [bytes(e) for e in reply[2]] if len(reply) == 3 else None
+    return Raw(int(reply[0]), bytes(reply[1]), entries)
+
+
+class RedisStore(Store):
+    """Conversations in Redis: one store for every worker on every machine.
+
+    Args:
+        url: ``redis://host:port/db`` or ``rediss://...`` (options such as
+            ``?ttl=3600`` are read as in ``stores.from_url``).
+        client: an existing ``redis.Redis`` client instead of ``url``.
+        ttl: seconds a session lives after its last write (Redis expires it).
+        ttl_on_read: refresh the expiry on every load too.
+        prefix: key prefix (default ``"stableprefix"``).
+        timeout: socket timeout in seconds for a client made from ``url``.
+        clock: the time recorded in archive records.
+
+    Raises:
+        TypeError: neither or both of ``url`` and ``client`` given.
+        ImportError: the ``redis`` extra is not installed.
+
+    >>> store = RedisStore(url="redis://127.0.0.1:6379/0?ttl=3600&prefix=myapp")
+    >>> store.ttl, store.prefix
+    (3600.0, 'myapp')
+    """
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        client: Any = None,
+        ttl: float | None = None,
+        ttl_on_read: bool = False,
+        prefix: str | None = None,
+        timeout: float | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if (url is None) == (client is None):
+            raise TypeError("RedisStore takes exactly one of url= or client=")
+        where = "redis client"
+        if url is not None:
+            parsed = parse_url(url)
+            if not parsed.is_redis:
+                raise ValueError(f"RedisStore needs a redis:// or rediss:// URL, got {url!r}")
+            ttl = parsed.ttl if ttl is None else ttl
+            ttl_on_read = ttl_on_read or parsed.ttl_on_read
+            prefix = prefix or parsed.prefix
+            timeout = timeout or parsed.timeout
+            client = redis_client(parsed.client_url, timeout=timeout)
+            where = parsed.client_url.split("@")[-1]
+        super().__init__(ttl=ttl, ttl_on_read=ttl_on_read, clock=clock)
+        if prefix is not None and (not isinstance(prefix, str) or not prefix):
+            raise ValueError(f"prefix must be a non-empty str, got {prefix!r}")
+        self.prefix = prefix or "stableprefix"
+        self.client = client
+        self.name = where
+        self._read_script = client.register_script(READ_SCRIPT)
+        self._write_script = client.register_script(WRITE_SCRIPT)
+
+    def _read(self, session_id: str, known: int) -> Raw | None:
+        refresh = _ms(self.ttl) if self.ttl_on_read else 0
+        reply = self._read_script(keys=keys(self.prefix, session_id), args=[known, refresh])
+        return raw_of(reply)
+
+    def _write(self, session_id: str, delta: Delta) -> int:
+        reply = self._write_script(
+            keys=keys(self.prefix, session_id), args=write_args(delta, self.ttl)
+        )
+        return conflict(session_id, delta, reply)
+
+    def _read_archive(self, session_id: str) -> list[bytes]:
+        meta, _, archive = keys(self.prefix, session_id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.exists(meta)
+        pipe.lrange(archive, 0, -1)
+        exists, records = pipe.execute()
+        return [bytes(r) for r in records] if exists else []
+
+    def _delete(self, session_id: str) -> bool:
+        meta, log, archive = keys(self.prefix, session_id)
+        pipe = self.client.pipeline(transaction=True)
+        pipe.delete(meta)
+        pipe.delete(log, archive)
+        return bool(pipe.execute()[0])
+
+    def _purge(self) -> int:
+        return 0  # Redis expires sessions itself
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self.client.close()

@@ -20,8 +20,11 @@ from stableprefix import functional as F
 from stableprefix.sim import AnthropicCache
 
 STATIC = "You are an operations agent for a parcel network. " * 60  # ~600 tokens
-TOOL = {"name": "lookup", "description": "Look up a parcel.",
-        "input_schema": {"type": "object", "properties": {"id": {"type": "string"}}}}
+TOOL = {
+    "name": "lookup",
+    "description": "Look up a parcel.",
+    "input_schema": {"type": "object", "properties": {"id": {"type": "string"}}},
+}
 
 
 def _output(n: int) -> str:
@@ -31,8 +34,14 @@ def _output(n: int) -> str:
 @pytest.mark.parametrize("parallel", [1, 4])
 def test_every_step_of_a_long_tool_loop_reads_the_previous_step(parallel: int) -> None:
     adapter = AnthropicAdapter(model="claude-sonnet-5-5")
-    pm = PromptManager(PromptConfig(adapter=adapter, static_system_prompt=STATIC, tools=[TOOL],
-                                    transition_mode="agent_cycle"))
+    pm = PromptManager(
+        PromptConfig(
+            adapter=adapter,
+            static_system_prompt=STATIC,
+            tools=[TOOL],
+            transition_mode="agent_cycle",
+        )
+    )
     cache = AnthropicCache(model="claude-sonnet-5-5")
     pm.append({"role": "user", "content": "Trace every parcel of order 77."})
     cached_before = 0  # what the previous request read or wrote
@@ -48,10 +57,22 @@ def test_every_step_of_a_long_tool_loop_reads_the_previous_step(parallel: int) -
         if step > 8:  # each step adds up to ~1,150 new tokens, a shrinking share
             assert usage.cache_read_tokens > 0.8 * usage.input_tokens, (step, usage)
         ids = [f"s{step}_{k}" for k in range(parallel)]
-        pm.append({"role": "assistant", "content": [
-            {"type": "tool_use", "id": i, "name": "lookup", "input": {"id": i}} for i in ids]})
-        pm.append({"role": "user", "content": [
-            {"type": "tool_result", "tool_use_id": i, "content": _output(step)} for i in ids]})
+        pm.append(
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": i, "name": "lookup", "input": {"id": i}} for i in ids
+                ],
+            }
+        )
+        pm.append(
+            {
+                "role": "user",
+                "content": [
+                    {"type": "tool_result", "tool_use_id": i, "content": _output(step)} for i in ids
+                ],
+            }
+        )
 
 
 def _own_marker(text: str, ttl: str | None = None) -> dict[str, Any]:
@@ -83,7 +104,9 @@ def test_a_callers_one_hour_marker_stays_first() -> None:
     ttls = [b.cache_ttl for b in adapter.flatten(request).blocks if b.cache_ttl]
     assert ttls[:2] == ["1h", "1h"] and "1h" not in ttls[2:]
     assert request["messages"][0]["content"][0]["cache_control"] == {
-        "type": "ephemeral", "ttl": "1h"}
+        "type": "ephemeral",
+        "ttl": "1h",
+    }
     AnthropicCache(model="claude-sonnet-5-5").process(adapter.flatten(request), now=0.0)
 
 

@@ -7,7 +7,7 @@
 'You are terse.'
 """
 
-from . import adapters, functional, models, pricing, sim, tokens
+from . import adapters, functional, models, pricing, sim, stores, tokens
 from ._blocks import CacheBlock, FlatRequest
 from ._compaction import CompactionEvent, truncate_oldest
 from ._config import PromptConfig
@@ -22,6 +22,7 @@ from ._errors import (
     InvalidStateError,
     LintError,
     PendingToolCallError,
+    SignatureError,
     StablePrefixError,
     StoreError,
     TokenCounterError,
@@ -43,12 +44,14 @@ from .adapters import (
 )
 from .models import ModelInfo, get_model
 from .pricing import ModelPrices, UnknownModelError, estimate_cost, get_prices
+from .stores import AsyncPromptManager
 
 __version__ = "0.1.0"
 
 __all__ = [
     "STATE_VERSION",
     "AnthropicAdapter",
+    "AsyncPromptManager",
     "CacheBlock",
     "CacheMarkerError",
     "CacheUsage",
@@ -72,6 +75,7 @@ __all__ = [
     "PromptConfig",
     "PromptManager",
     "ProviderAdapter",
+    "SignatureError",
     "StablePrefixError",
     "State",
     "StoreError",
@@ -93,6 +97,7 @@ __all__ = [
     "new_state",
     "pricing",
     "sim",
+    "stores",
     "tokens",
     "truncate_oldest",
 ]

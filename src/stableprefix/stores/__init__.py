@@ -31,16 +31,23 @@ from __future__ import annotations
 import os
 
 from .._backends import DEFAULT_TIMEOUT, parse_url
+from ._async import AsyncMemoryStore, AsyncSQLiteStore, AsyncStore
+from ._async_manager import AsyncPromptManager
 from ._base import ArchivedCompaction, Loaded, Store
 from ._memory import MemoryStore
 from ._recall import Embed, RecalledRound, rank_rounds, split_rounds
-from ._redis import RedisStore
+from ._redis import AsyncRedisStore, RedisStore
 from ._session import StoreConflictEvent, StoredPromptManager
 from ._sqlite import SQLiteStore
 
 __all__ = [
     "ENV_VAR",
     "ArchivedCompaction",
+    "AsyncMemoryStore",
+    "AsyncPromptManager",
+    "AsyncRedisStore",
+    "AsyncSQLiteStore",
+    "AsyncStore",
     "Embed",
     "Loaded",
     "MemoryStore",
@@ -50,6 +57,7 @@ __all__ = [
     "Store",
     "StoreConflictEvent",
     "StoredPromptManager",
+    "async_from_url",
     "from_url",
     "rank_rounds",
     "split_rounds",
@@ -81,13 +89,7 @@ def from_url(url: str | None = None) -> Store:
     >>> type(from_url()).__name__
     'MemoryStore'
     """
-    if url is None:
-        url = os.environ.get(ENV_VAR)
-        if not url:
-            raise ValueError(
-                f"no store URL given and {ENV_VAR} is not set; set it to e.g. "
-                "sqlite:///var/lib/app/sessions.db or redis://localhost:6379/0"
-            )
+    url = _env_url(url)
     parsed = parse_url(url)
     if parsed.scheme == "memory":
         return MemoryStore(ttl=parsed.ttl, ttl_on_read=parsed.ttl_on_read)
@@ -100,3 +102,40 @@ def from_url(url: str | None = None) -> Store:
             timeout=parsed.timeout or DEFAULT_TIMEOUT,
         )
     return RedisStore(url=url)
+
+
+def async_from_url(url: str | None = None) -> AsyncStore:
+    """The async twin of the store a URL names (see ``from_url``).
+
+    Raises:
+        ValueError: no URL and no ``STABLEPREFIX_STORE``, or a malformed URL.
+        ImportError: a Redis URL without the ``redis`` extra installed.
+
+    >>> type(async_from_url("memory://")).__name__
+    'AsyncMemoryStore'
+    """
+    url = _env_url(url)
+    parsed = parse_url(url)
+    if parsed.scheme == "memory":
+        return AsyncMemoryStore(ttl=parsed.ttl, ttl_on_read=parsed.ttl_on_read)
+    if parsed.scheme == "sqlite":
+        return AsyncSQLiteStore(
+            parsed.path,
+            ttl=parsed.ttl,
+            ttl_on_read=parsed.ttl_on_read,
+            prefix=parsed.prefix or "stableprefix",
+            timeout=parsed.timeout or DEFAULT_TIMEOUT,
+        )
+    return AsyncRedisStore(url=url)
+
+
+def _env_url(url: str | None) -> str:
+    if url is not None:
+        return url
+    found = os.environ.get(ENV_VAR)
+    if not found:
+        raise ValueError(
+            f"no store URL given and {ENV_VAR} is not set; set it to e.g. "
+            "sqlite:///var/lib/app/sessions.db or redis://localhost:6379/0"
+        )
+    return found

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .._manager import PromptManager
     from ._recall import Embed, RecalledRound
 
-__all__ = ["ArchivedCompaction", "Loaded", "Raw", "Store", "check_loaded"]
+__all__ = ["ArchivedCompaction", "Loaded", "Raw", "Store", "StoreBase", "check_loaded"]
 
 CACHE_SESSIONS = 1024
 
@@ -125,17 +125,8 @@ def _check_version(version: Any) -> int:
     return version
 
 
-class Store(ABC):
-    """A place to keep conversations: load, save (append-only), archive, recall.
-
-    Subclasses implement the ``_read``/``_write``/``_read_archive``/
-    ``_delete``/``_purge`` primitives; everything else is shared.
-
-    Args:
-        ttl: seconds a session lives after its last write (None: forever).
-        ttl_on_read: refresh the expiry on every load too.
-        clock: the time source for TTL bookkeeping (seconds since the epoch).
-    """
+class StoreBase:
+    """What sync and async stores share: options, the per-session memory, diffing, decoding."""
 
     name = "store"
 
@@ -156,33 +147,6 @@ class Store(ABC):
         self._seen: OrderedDict[str, Seen] = OrderedDict()
         self._seen_lock = threading.Lock()
         self.bytes_written = 0
-
-    # ------------------------------------------------------------ primitives
-
-    @abstractmethod
-    def _read(self, session_id: str, known: int) -> Raw | None:
-        """The session, or None when missing/expired; entries None if version == known."""
-
-    @abstractmethod
-    def _write(self, session_id: str, delta: Delta) -> int:
-        """Apply ``delta`` atomically if the stored version is ``delta.base``.
-
-        Returns the new version. If the stored version is ``delta.base + 1``
-        and was written by a delta with the same digest, return it unchanged
-        (a retried save). Otherwise raise ``ConflictError``.
-        """
-
-    @abstractmethod
-    def _read_archive(self, session_id: str) -> list[bytes]:
-        """The session's archive records, oldest first."""
-
-    @abstractmethod
-    def _delete(self, session_id: str) -> bool:
-        """Remove the session, its log and archive; whether it existed."""
-
-    @abstractmethod
-    def _purge(self) -> int:
-        """Remove every expired session now; how many."""
 
     def _where(self) -> str:
         return self.name
@@ -241,6 +205,60 @@ class Store(ABC):
         seen = Seen(version, messages, counts, meta["split"], meta, prev=base)
         self._remember(session_id, seen)
         self.bytes_written += delta.written
+
+    def _cached_base(self, session_id: str, expected: int) -> Seen | None:
+        """The stored version ``expected`` if this process still holds it."""
+        base = self._known(session_id) if expected else EMPTY
+        if base is not None and base.prev is not None and base.prev.version == expected:
+            base = base.prev  # a retry of the save this process made last
+        return base if base is not None and base.version == expected else None
+
+    def _seen_of(self, raw: Raw | None) -> Seen:
+        if raw is None:
+            return EMPTY
+        _, seen = state_from(raw.meta, raw.entries or [])
+        seen.version = raw.version
+        return seen
+
+
+class Store(StoreBase, ABC):
+    """A place to keep conversations: load, save (append-only), archive, recall.
+
+    Subclasses implement the ``_read``/``_write``/``_read_archive``/
+    ``_delete``/``_purge`` primitives; everything else is shared.
+
+    Args:
+        ttl: seconds a session lives after its last write (None: forever).
+        ttl_on_read: refresh the expiry on every load too.
+        clock: the time source for TTL bookkeeping (seconds since the epoch).
+    """
+
+    # ------------------------------------------------------------ primitives
+
+    @abstractmethod
+    def _read(self, session_id: str, known: int) -> Raw | None:
+        """The session, or None when missing/expired; entries None if version == known."""
+
+    @abstractmethod
+    def _write(self, session_id: str, delta: Delta) -> int:
+        """Apply ``delta`` atomically if the stored version is ``delta.base``.
+
+        Returns the new version. If the stored version is ``delta.base + 1``
+        and was written by a delta with the same digest, return it unchanged
+        (a retried save). Otherwise raise ``ConflictError``.
+        """
+
+    @abstractmethod
+    def _read_archive(self, session_id: str) -> list[bytes]:
+        """The session's archive records, oldest first."""
+
+    @abstractmethod
+    def _delete(self, session_id: str) -> bool:
+        """Remove the session, its log and archive; whether it existed."""
+
+    @abstractmethod
+    def _purge(self) -> int:
+        """Remove every expired session now; how many."""
 
     # ---------------------------------------------------------------- public
 
@@ -312,21 +330,13 @@ class Store(ABC):
 
     def _save(self, session_id: str, state: State, expected: int) -> int:
         with store_errors("save", session_id, where=self._where()):
-            base = self._known(session_id) if expected else EMPTY
-            if base is not None and base.prev is not None and base.prev.version == expected:
-                base = base.prev  # a retry of the save this process made last
-            if base is None or base.version != expected:
-                raw = self._read(session_id, 0)
-                base = EMPTY if raw is None else self._seen_of(raw)
+            base = self._cached_base(session_id, expected)
+            if base is None:
+                base = self._seen_of(self._read(session_id, 0))
             delta = self._plan(session_id, state, expected, base)
             version = self._write(session_id, delta)
             self._saved(session_id, state, delta, version, base)
             return version
-
-    def _seen_of(self, raw: Raw) -> Seen:
-        _, seen = state_from(raw.meta, raw.entries or [])
-        seen.version = raw.version
-        return seen
 
     def archive(self, session_id: str) -> list[ArchivedCompaction]:
         """Everything compaction removed from the session, one record per compaction.
@@ -390,7 +400,7 @@ class Store(ABC):
 
         return open_session(self, session_id, config)
 
-    def close(self) -> None:  # noqa: B027 (stores without connections have nothing to do)
+    def close(self) -> None:
         """Release connections (a closed store reopens them when used again)."""
 
     def __enter__(self) -> Store:

@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any, TypedDict
 
-from ._errors import InvalidStateError
+from ._errors import InvalidStateError, SignatureError
 from ._json import EMPTY_HASH
+from ._signing import MAGIC, sign, verify
 from .adapters._base import Message
 
 __all__ = ["STATE_VERSION", "State", "copy_state", "dumps", "loads", "new_state", "validate_state"]
@@ -105,31 +107,48 @@ def copy_state(state: State) -> State:
     return out
 
 
-def dumps(state: State) -> str:
+def dumps(state: State, *, key: str | bytes | None = None) -> str:
     """Serialise a state to compact JSON text.
+
+    Args:
+        key: sign the document with this HMAC-SHA256 key (see ``loads(keys=)``),
+            for state a client holds and sends back.
 
     Raises:
         InvalidStateError: the state is malformed.
 
     >>> dumps(new_state())[:37]
     '{"version":1,"format":null,"key":null'
+    >>> dumps(new_state(), key="a-secret-of-32-bytes-or-more-000")[:30]
+    'sp-signed.v1.0983548ca87e8cec.'
     """
     validate_state(state)
     try:
-        return json.dumps(state, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        text = json.dumps(state, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
         # A message was changed after it entered the state (it is shared with
         # built requests); say so rather than writing a document we cannot read.
         raise InvalidStateError(f"holds a value that is not plain JSON ({exc})") from exc
+    return text if key is None else sign(text, key)
 
 
-def loads(text: str | bytes) -> State:
+def loads(text: str | bytes, *, keys: Sequence[str | bytes] | None = None) -> State:
     """Parse and completely validate a state document.
+
+    Args:
+        keys: accept only documents signed (``dumps(key=)``) by one of these
+            keys, newest first (older ones keep rotated-out documents valid).
 
     Raises:
         TypeError: ``text`` is not str or bytes.
         InvalidStateError: the JSON is malformed or a field is wrong; the
             error's ``path`` names the field.
+        SignatureError: with ``keys``, the document is unsigned, changed or
+            signed by another key; without ``keys``, it is signed.
+
+    >>> k = "a-secret-of-32-bytes-or-more-000"
+    >>> loads(dumps(new_state(), key=k), keys=[k]) == new_state()
+    True
 
     >>> loads(dumps(new_state())) == new_state()
     True
@@ -140,6 +159,10 @@ def loads(text: str | bytes) -> State:
     """
     if not isinstance(text, (str, bytes, bytearray)):
         raise TypeError(f"loads() takes str or bytes, got {type(text).__name__}")
+    if keys is not None:
+        text = verify(text, keys)
+    elif text[: len(MAGIC)] in (MAGIC, MAGIC.encode()):
+        raise SignatureError("the document is signed: pass keys= to check and load it")
     try:
         data = json.loads(text, parse_constant=_reject_constant)
     except (ValueError, RecursionError) as exc:

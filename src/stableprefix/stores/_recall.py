@@ -3,9 +3,9 @@
 Approach: compaction removes whole rounds (a user message and everything
 answering it, tool calls with their results), so recall ranks and returns
 whole rounds too, never a tool call without its result. Relevance is BM25
-over the words of each round (standard library only: a regular expression
-tokenizer, k1=1.2, b=0.75), or, when the caller passes an ``embed``
-function, cosine similarity of embeddings. A compaction hook or a handler
+over the words of each round (standard library only: lower-cased words
+split at whitespace and ASCII punctuation, k1=1.2, b=0.75), or, when the
+caller passes an ``embed`` function, cosine similarity of embeddings. A compaction hook or a handler
 can then send "recent + relevant": the rounds the conversation still holds
 plus the few archived ones that matter to the new question.
 """
@@ -13,8 +13,6 @@ plus the few archived ones that matter to the new question.
 from __future__ import annotations
 
 import math
-import re
-from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +24,6 @@ from ..adapters._base import Message
 __all__ = ["Embed", "RecalledRound", "rank_rounds", "split_rounds"]
 
 Embed = Callable[[str], Sequence[float]]
-_WORD = re.compile(r"\w+", re.UNICODE)
 _K1, _B = 1.2, 0.75
 
 
@@ -96,22 +93,24 @@ def round_text(messages: Sequence[Message]) -> str:
     return "\n".join(s for m in messages for s in _strings(m))
 
 
-def _bm25(docs: list[list[str]], query: list[str]) -> list[float]:
-    n = len(docs)
-    avg = sum(map(len, docs)) / n or 1.0
-    df: Counter[str] = Counter()
-    for doc in docs:
-        df.update(set(doc))
+_SPACES = str.maketrans({c: " " for c in "!\"#$%&'()*+,-./:;<=>?@[\\]^`{|}~\t\n\r"})
+
+
+def _bm25(texts: list[str], query: list[str]) -> list[float]:
+    # Only the query's terms matter: split each round into words once (in C)
+    # and count just those terms.
+    terms = sorted(set(query))
+    words = [t.translate(_SPACES).split() for t in texts]
+    hits = [{term: c for term in terms if (c := w.count(term))} for w in words]
+    n = len(texts)
+    avg = sum(map(len, words)) / n or 1.0
+    df = {term: sum(1 for h in hits if term in h) for term in terms}
     scores = []
-    for doc in docs:
-        tf = Counter(doc)
+    for tf, w in zip(hits, words, strict=True):
         score = 0.0
-        for term in set(query):
-            if term not in tf:
-                continue
+        for term, f in tf.items():
             idf = math.log(1 + (n - df[term] + 0.5) / (df[term] + 0.5))
-            f = tf[term]
-            score += idf * f * (_K1 + 1) / (f + _K1 * (1 - _B + _B * len(doc) / avg))
+            score += idf * f * (_K1 + 1) / (f + _K1 * (1 - _B + _B * len(w) / avg))
         scores.append(score)
     return scores
 
@@ -164,8 +163,8 @@ def rank_rounds(
         q = embed(query)
         scores = [_cosine(q, embed(t)) for t in texts]
     else:
-        words = [_WORD.findall(t.lower()) for t in texts]
-        scores = _bm25(words, _WORD.findall(query.lower()))
+        query_words = query.lower().translate(_SPACES).split()
+        scores = _bm25([t.lower() for t in texts], query_words)
     order = sorted(range(len(rounds)), key=lambda i: (-scores[i], i))
     picked = [i for i in order if embed is not None or scores[i] > 0][:k]
     return [RecalledRound(index=i, messages=tuple(rounds[i]), score=scores[i]) for i in picked]

@@ -60,7 +60,42 @@ from stableprefix import PromptConfig, dumps, functional, loads, new_state
 from stableprefix.stores import RedisStore, SQLiteStore, Store
 
 CFG = PromptConfig()
-WORDS = ["cache", "prefix", "token", "request", "history", "model", "budget", "tool", "result", "system", "user", "reply", "session", "store", "version", "append", "compaction", "archive", "recall", "latency", "bytes", "turn", "round", "invoice", "travel", "weather", "garden", "recipe", "meeting", "deadline", "report", "summary", "question", "answer"]
+WORDS = [
+    "cache",
+    "prefix",
+    "token",
+    "request",
+    "history",
+    "model",
+    "budget",
+    "tool",
+    "result",
+    "system",
+    "user",
+    "reply",
+    "session",
+    "store",
+    "version",
+    "append",
+    "compaction",
+    "archive",
+    "recall",
+    "latency",
+    "bytes",
+    "turn",
+    "round",
+    "invoice",
+    "travel",
+    "weather",
+    "garden",
+    "recipe",
+    "meeting",
+    "deadline",
+    "report",
+    "summary",
+    "question",
+    "answer",
+]
 
 
 def text(rng: random.Random, words: int) -> str:

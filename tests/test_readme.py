@@ -52,6 +52,9 @@ def test_readme_example_runs(
     index: int, provider_env: FakeServer, request: pytest.FixtureRequest
 ) -> None:
     namespace: dict[str, Any] = {"__name__": f"readme_block_{index}"}
+    if "STABLEPREFIX_STORE" in BLOCKS[index] or "stores.from_url()" in BLOCKS[index]:
+        redis_url = request.getfixturevalue("redis_url")  # the real loopback redis-server
+        request.getfixturevalue("monkeypatch").setenv("STABLEPREFIX_STORE", redis_url)
     exec(compile(BLOCKS[index], f"README.md:block{index}", "exec"), namespace)
     if "run_local" in namespace:  # with SmolLM2's real tokenizer and chat template
         namespace["run_local"](request.getfixturevalue("tok"))

@@ -92,11 +92,26 @@ def caller_marker(fmt: Fmt, cfg: PromptConfig) -> Any:
 
 def caller_nested_markers(fmt: Fmt, cfg: PromptConfig) -> Any:
     """A caller's 5m marker on a tool and one nested in a tool result's content."""
-    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c1", "content": [
-        {"type": "text", "text": "order 7: in transit", "cache_control": {"type": "ephemeral"}},
-        {"type": "text", "text": "eta: Friday"}]}]}
-    s = F.append_messages(new_state(), [fmt.user("Status of order 7?"), fmt.call("c1"), result],
-                          cfg)
+    result = {
+        "role": "user",
+        "content": [
+            {
+                "type": "tool_result",
+                "tool_use_id": "c1",
+                "content": [
+                    {
+                        "type": "text",
+                        "text": "order 7: in transit",
+                        "cache_control": {"type": "ephemeral"},
+                    },
+                    {"type": "text", "text": "eta: Friday"},
+                ],
+            }
+        ],
+    }
+    s = F.append_messages(
+        new_state(), [fmt.user("Status of order 7?"), fmt.call("c1"), result], cfg
+    )
     return F.build_request(s, cfg, "User tier: gold.")
 
 
@@ -156,10 +171,16 @@ CASES: list[Case] = [
         tool_loop,
     ),
     ("caller_1h_marker", AN, {}, caller_marker),
-    ("caller_nested_markers", AN, {
-        "adapter": AnthropicAdapter(static_ttl="1h"), "transition_mode": "agent_cycle",
-        "tools": [{**AN.tool(), "cache_control": {"type": "ephemeral"}}]},
-     caller_nested_markers),
+    (
+        "caller_nested_markers",
+        AN,
+        {
+            "adapter": AnthropicAdapter(static_ttl="1h"),
+            "transition_mode": "agent_cycle",
+            "tools": [{**AN.tool(), "cache_control": {"type": "ephemeral"}}],
+        },
+        caller_nested_markers,
+    ),
     ("below_model_minimum", AN, {"adapter": AnthropicAdapter(model="claude-sonnet-4-5")}, chat),
 ]
 

@@ -10,7 +10,7 @@ import pytest
 
 import storehelpers as H
 from stableprefix import PromptConfig, PromptManager, functional, new_state
-from stableprefix.stores import RedisStore, rank_rounds
+from stableprefix.stores import RedisStore, SQLiteStore, rank_rounds
 
 CFG = PromptConfig()
 
@@ -154,3 +154,22 @@ def test_recall_over_redis(redis_url: str) -> None:
     assert store.recall("c1", "penguin", k=1, config=cfg)[0].messages == tuple(
         tool_round(2, TOPICS[2])
     )
+
+
+def test_a_recall_hook_brings_back_the_relevant_archived_round(tmp_path: Path) -> None:
+    from stableprefix.stores import recall_hook
+
+    store = SQLiteStore(tmp_path / "s.db")
+    cfg = PromptConfig(
+        history_max_tokens=260, compaction_hook=recall_hook(store, "c1", k=1, share=0.5)
+    )
+    pm = PromptManager.open(store, "c1", cfg)
+    for n, topic in enumerate(TOPICS):
+        pm.extend(tool_round(n, topic))
+    assert store.archive("c1"), "compaction should have archived the first rounds"
+    assert tool_round(0, TOPICS[0])[0] not in pm.state["committed"]
+    pm.extend(tool_round(99, "volcano eruptions in Iceland"))  # back to volcanoes: compacts
+    committed = pm.state["committed"]
+    assert committed[:4] == tool_round(0, TOPICS[0])  # recalled, whole, in front
+    assert committed[-4:] == tool_round(99, "volcano eruptions in Iceland")  # newest kept
+    assert PromptManager.open(SQLiteStore(tmp_path / "s.db"), "c1", cfg).state == pm.state

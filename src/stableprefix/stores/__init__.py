@@ -35,7 +35,7 @@ from ._async import AsyncMemoryStore, AsyncSQLiteStore, AsyncStore
 from ._async_manager import AsyncPromptManager
 from ._base import ArchivedCompaction, Loaded, Store
 from ._memory import MemoryStore
-from ._recall import Embed, RecalledRound, rank_rounds, split_rounds
+from ._recall import Embed, RecalledRound, rank_rounds, recall_hook, split_rounds
 from ._redis import AsyncRedisStore, RedisStore
 from ._session import StoreConflictEvent, StoredPromptManager
 from ._sqlite import SQLiteStore
@@ -60,6 +60,7 @@ __all__ = [
     "async_from_url",
     "from_url",
     "rank_rounds",
+    "recall_hook",
     "split_rounds",
 ]
 

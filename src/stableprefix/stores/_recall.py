@@ -19,9 +19,9 @@ from typing import Any
 
 from .._config import PromptConfig
 from .._sequence import round_starts
-from ..adapters._base import Message
+from ..adapters._base import Message, ProviderAdapter
 
-__all__ = ["Embed", "RecalledRound", "rank_rounds", "split_rounds"]
+__all__ = ["Embed", "RecalledRound", "rank_rounds", "recall_hook", "round_text", "split_rounds"]
 
 Embed = Callable[[str], Sequence[float]]
 _K1, _B = 1.2, 0.75
@@ -166,5 +166,68 @@ def rank_rounds(
         query_words = query.lower().translate(_SPACES).split()
         scores = _bm25([t.lower() for t in texts], query_words)
     order = sorted(range(len(rounds)), key=lambda i: (-scores[i], i))
-    picked = [i for i in order if embed is not None or scores[i] > 0][:k]
+    picked: list[int] = []
+    seen: set[str] = set()
+    for i in order:
+        if len(picked) == k or (embed is None and scores[i] <= 0):
+            break
+        if texts[i] not in seen:  # a round recalled into history and archived again
+            seen.add(texts[i])
+            picked.append(i)
     return [RecalledRound(index=i, messages=tuple(rounds[i]), score=scores[i]) for i in picked]
+
+
+def recall_hook(
+    store: Any, session_id: str, *, k: int = 2, share: float = 0.25, embed: Embed | None = None
+) -> Callable[[list[Message], int, ProviderAdapter], list[Message]]:
+    """A compaction hook keeping "recent + relevant" history.
+
+    On each compaction it keeps the newest rounds (like the default) plus up
+    to ``k`` archived rounds most relevant to the newest round, taking at
+    most ``share`` of the target for them. Recalled rounds go first, in
+    conversation order, so history still starts with a user message and
+    tool calls keep their results.
+
+    Args:
+        store: a (sync) store holding the session's archive.
+        session_id: the session whose archive to search.
+        k: how many archived rounds at most.
+        share: the part of the compaction target recalled rounds may use.
+        embed: rank by this embedding instead of BM25.
+
+    Raises:
+        ValueError: ``share`` not in (0, 1) or ``k`` < 1.
+
+    >>> from stableprefix import PromptConfig
+    >>> from stableprefix.stores import MemoryStore
+    >>> store = MemoryStore()
+    >>> cfg = PromptConfig(history_max_tokens=2000,
+    ...                    compaction_hook=recall_hook(store, "chat-1"))
+    >>> cfg.compaction_hook is not None
+    True
+    """
+    from .._compaction import truncate_oldest
+    from .._json import canonical
+
+    if not 0 < share < 1:
+        raise ValueError(f"share must be between 0 and 1, got {share!r}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an int >= 1, got {k!r}")
+
+    def hook(messages: list[Message], target: int, adapter: ProviderAdapter) -> list[Message]:
+        present = {canonical(m) for m in messages}
+        query = round_text(split_rounds(messages)[-1]) if messages else ""
+        room, picked = int(target * share), []
+        for found in store.recall(session_id, query, k=k, embed=embed):
+            if all(canonical(m) in present for m in found.messages):
+                continue  # already back in history
+            cost = sum(adapter.count_tokens(m) for m in found.messages)
+            if cost <= room:
+                room -= cost
+                picked.append(found)
+        used = int(target * share) - room
+        recent = truncate_oldest(messages, target - used, adapter)
+        back = [m for r in sorted(picked, key=lambda r: r.index) for m in r.messages]
+        return [*back, *recent]
+
+    return hook

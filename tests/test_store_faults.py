@@ -126,3 +126,40 @@ def test_a_down_sqlite_store_leaves_the_manager_usable(tmp_path: Path) -> None:
     assert pm.state["committed"] == [{"role": "user", "content": "Hi"}]
     pm.append({"role": "assistant", "content": "Hello"})
     assert len(SQLiteStore(tmp_path / "s.db").load("c1").state["committed"]) == 2
+
+
+def test_a_full_sqlite_store_is_a_store_error_and_keeps_what_was_saved(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "s.db")
+    pm = PromptManager.open(store, "c1", CFG)
+    pm.append({"role": "user", "content": "small"})
+    conn = store._db.connection()
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # the file may hardly grow
+    with pytest.raises(StoreError, match="full") as info:
+        pm.append({"role": "assistant", "content": "x" * 200_000})
+    assert info.value.session_id == "c1" and info.value.operation == "save"
+    assert pm.state["committed"] == [{"role": "user", "content": "small"}]
+    fresh = SQLiteStore(tmp_path / "s.db")
+    assert fresh.load("c1", config=CFG).state == pm.state  # nothing half-written
+
+
+def test_a_full_redis_is_a_store_error_and_keeps_what_was_saved(redis_server: Any) -> None:
+    import redisserver
+
+    server = redisserver.RedisServer.start()
+    try:
+        store = RedisStore(url=server.url())
+        pm = PromptManager.open(store, "c1", CFG)
+        pm.append({"role": "user", "content": "small"})
+        store.client.config_set("maxmemory-policy", "noeviction")
+        store.client.config_set("maxmemory", str(store.client.info("memory")["used_memory"]))
+        with pytest.raises(StoreError, match="maxmemory") as info:
+            pm.append({"role": "assistant", "content": "x" * 200_000})
+        assert info.value.session_id == "c1" and info.value.operation == "save"
+        assert pm.state["committed"] == [{"role": "user", "content": "small"}]
+        store.client.config_set("maxmemory", "0")
+        assert RedisStore(url=server.url()).load("c1", config=CFG).state == pm.state
+        pm.append({"role": "assistant", "content": "fits now"})
+        store.close()
+    finally:
+        server.stop()

@@ -101,7 +101,7 @@ def check_loaded(state: State, config: PromptConfig | None, session_id: str) -> 
             return checker(state, config)
         from .._manager import _adopt
 
-        return _adopt(state, config, owned=True)
+        return _adopt(validate_state(state), config, owned=True)
     except InvalidStateError as exc:
         raise StoreError(
             f"the stored state is not valid ({exc}); it was written by something else or "

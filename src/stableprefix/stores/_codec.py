@@ -32,7 +32,7 @@ from typing import Any
 
 from .._errors import InvalidStateError
 from .._json import canonical
-from .._state import STATE_VERSION, State, validate_state
+from .._state import STATE_VERSION, State
 from ..adapters._base import Message
 
 __all__ = [
@@ -247,9 +247,11 @@ def diff(old: Seen, state: State, *, now: float | None = None) -> Delta:
 def state_from(meta_blob: bytes | str, entries: list[bytes]) -> tuple[State, Seen]:
     """Rebuild a state (and what was seen) from a stored meta and live entries.
 
+    The state is not checked here: ``check_loaded`` does that once.
+
     Raises:
         ValueError: the stored data cannot be decoded.
-        InvalidStateError: it decodes, but not to a valid state.
+        InvalidStateError: the committed/recent split is outside the entries.
     """
     meta = json.loads(meta_blob)
     if not isinstance(meta, dict) or not all(k in meta for k in (*_META_KEYS, "split")):
@@ -273,7 +275,6 @@ def state_from(meta_blob: bytes | str, entries: list[bytes]) -> tuple[State, See
         "history_hash": meta["history_hash"],
         "compactions": meta["compactions"],
     }
-    validate_state(state)
     return state, Seen(version=0, messages=messages, counts=counts, split=split, meta=meta)
 
 

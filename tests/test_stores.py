@@ -259,3 +259,18 @@ def test_open_reports_an_operation_that_no_longer_applies(store: Store) -> None:
     assert b.state == a.state  # b now holds the newer version
     b.append(bot("done"))
     assert store.load("c1").state["committed"][-1] == bot("done")
+
+
+def test_a_bad_new_message_is_refused_with_its_path_and_nothing_is_written(store: Store) -> None:
+    s = grow(new_state(), user("Hi"))
+    store.save("c1", s, expected_version=0)
+    bad = grow(s, bot("Yo"))
+    bad["committed"][-1] = {"content": "no role"}
+    with pytest.raises(InvalidStateError) as info:
+        store.save("c1", bad, expected_version=1)
+    assert info.value.path == "$.committed[1]"
+    bad2 = grow(s, bot("Yo"))
+    bad2["committed_tokens"] += 1
+    with pytest.raises(InvalidStateError, match="committed_tokens"):
+        store.save("c1", bad2, expected_version=1)
+    assert H.twin(store).load("c1").state == s

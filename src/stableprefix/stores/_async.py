@@ -21,8 +21,18 @@ from typing import TYPE_CHECKING, Any
 
 from .._backends import DEFAULT_TIMEOUT, store_errors
 from .._config import PromptConfig
-from .._state import State, new_state, validate_state
-from ._base import ArchivedCompaction, Loaded, Raw, Store, StoreBase, _archived, _check_id
+from .._state import State, new_state
+from ._base import (
+    ArchivedCompaction,
+    Loaded,
+    Raw,
+    Store,
+    StoreBase,
+    _archived,
+    _check_id,
+    check_fresh,
+    check_shape,
+)
 from ._base import _check_version as _check_expected
 from ._codec import Delta, decode_archive
 from ._memory import MemoryStore
@@ -83,15 +93,19 @@ class AsyncStore(StoreBase, ABC):
         """Write what changed since ``expected_version`` (see ``Store.save``)."""
         _check_id(session_id)
         _check_expected(expected_version)
-        validate_state(state)
-        return await self._save(session_id, state, expected_version)
+        check_shape(state)
+        return await self._save(session_id, state, expected_version, check=True)
 
-    async def _save(self, session_id: str, state: State, expected: int) -> int:
+    async def _save(
+        self, session_id: str, state: State, expected: int, *, check: bool = False
+    ) -> int:
         with store_errors("save", session_id, where=self._where()):
             base = self._cached_base(session_id, expected)
             if base is None:
                 base = self._seen_of(await self._read(session_id, 0))
             delta = self._plan(session_id, state, expected, base)
+            if check:
+                check_fresh(state, delta)
             version = await self._write(session_id, delta)
             self._saved(session_id, state, delta, version, base)
             return version

@@ -31,7 +31,16 @@ if TYPE_CHECKING:
     from .._manager import PromptManager
     from ._recall import Embed, RecalledRound
 
-__all__ = ["ArchivedCompaction", "Loaded", "Raw", "Store", "StoreBase", "check_loaded"]
+__all__ = [
+    "ArchivedCompaction",
+    "Loaded",
+    "Raw",
+    "Store",
+    "StoreBase",
+    "check_fresh",
+    "check_loaded",
+    "check_shape",
+]
 
 CACHE_SESSIONS = 1024
 
@@ -109,6 +118,57 @@ def check_loaded(state: State, config: PromptConfig | None, session_id: str) -> 
             session_id=session_id,
             operation="load",
         ) from exc
+
+
+def _shell(state: Any, fresh: list[Any] | None = None, counts: list[Any] | None = None) -> Any:
+    shell = {**state, "committed": [], "committed_counts": [], "committed_tokens": 0}
+    shell.update(recent=fresh or [], recent_counts=counts or [], recent_tokens=sum(counts or []))
+    return shell
+
+
+def check_shape(state: Any) -> None:
+    """Check a state's fields and totals; its messages are checked as they are saved.
+
+    A save writes only the messages that are new since the stored version;
+    the others are the stored ones (compared when the change is computed),
+    which passed when they were saved. So a save checks every field but
+    only the new messages, and costs O(change) in Python.
+
+    Raises:
+        InvalidStateError: naming the path of the first bad field.
+    """
+    try:
+        if not isinstance(state, dict):
+            raise InvalidStateError("not a JSON object")
+        validate_state(_shell(state))
+        for part in ("committed", "recent"):
+            messages, counts = state[part], state[f"{part}_counts"]
+            if not (
+                isinstance(messages, list)
+                and isinstance(counts, list)
+                and len(messages) == len(counts)
+                and sum(counts) == state[f"{part}_tokens"]
+            ):
+                raise InvalidStateError(f"{part} does not add up")
+    except (InvalidStateError, TypeError) as exc:
+        validate_state(state)  # names the exact path
+        raise InvalidStateError(str(exc)) from exc
+
+
+def check_fresh(state: State, delta: Delta) -> None:
+    """Check the messages ``delta`` writes (see ``check_shape``).
+
+    Raises:
+        InvalidStateError: naming the path of the first bad message.
+    """
+    messages = [*state["committed"], *state["recent"]]
+    counts = [*state["committed_counts"], *state["recent_counts"]]
+    picked = [*range(delta.fresh[0]), *range(delta.fresh[1], len(messages))]
+    try:
+        validate_state(_shell(state, [messages[i] for i in picked], [counts[i] for i in picked]))
+    except (InvalidStateError, TypeError) as exc:
+        validate_state(state)  # names the exact path
+        raise InvalidStateError(str(exc)) from exc
 
 
 def _check_id(session_id: Any) -> str:
@@ -325,15 +385,17 @@ class Store(StoreBase, ABC):
         """
         _check_id(session_id)
         _check_version(expected_version)
-        validate_state(state)
-        return self._save(session_id, state, expected_version)
+        check_shape(state)
+        return self._save(session_id, state, expected_version, check=True)
 
-    def _save(self, session_id: str, state: State, expected: int) -> int:
+    def _save(self, session_id: str, state: State, expected: int, *, check: bool = False) -> int:
         with store_errors("save", session_id, where=self._where()):
             base = self._cached_base(session_id, expected)
             if base is None:
                 base = self._seen_of(self._read(session_id, 0))
             delta = self._plan(session_id, state, expected, base)
+            if check:
+                check_fresh(state, delta)
             version = self._write(session_id, delta)
             self._saved(session_id, state, delta, version, base)
             return version

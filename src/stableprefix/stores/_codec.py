@@ -143,6 +143,7 @@ class Delta:
     meta: bytes
     archive: bytes | None
     digest: str
+    fresh: tuple[int, int] = (0, 0)  # new messages: [0, fresh[0]) and [fresh[1], end)
 
     @property
     def written(self) -> int:
@@ -241,7 +242,9 @@ def diff(old: Seen, state: State, *, now: float | None = None) -> Delta:
     for blob in (*head, *tail, meta, archive or b""):
         digest.update(len(blob).to_bytes(8, "big"))
         digest.update(blob)
-    return Delta(old.version, drop, head, cut, tail, meta, archive, digest.hexdigest()[:32])
+    return Delta(
+        old.version, drop, head, cut, tail, meta, archive, digest.hexdigest()[:32], (h, h + keep)
+    )
 
 
 def state_from(meta_blob: bytes | str, entries: list[bytes]) -> tuple[State, Seen]:

@@ -39,15 +39,8 @@ class Fmt:
     def calls(self, *ids: str) -> list[Message]:
         """The message(s) of one model turn calling ``ids`` (one item per call in Responses)."""
         if self.name == "openai_responses":
-            return [
-                {
-                    "type": "function_call",
-                    "call_id": i,
-                    "name": "lookup",
-                    "arguments": json.dumps({"q": i}),
-                }
-                for i in ids
-            ]
+            return [{"type": "function_call", "call_id": i, "name": "lookup",
+                     "arguments": json.dumps({"q": i})} for i in ids]
         return [self.call(*ids)]
 
     def call(self, *ids: str, text: str | None = None) -> Message:
@@ -56,56 +49,33 @@ class Fmt:
             return self.calls(*ids)[0]
         if self.name == "gemini":
             parts: list[Message] = [{"text": text}] if text else []
-            parts += [{"function_call": {"id": i, "name": "lookup", "args": {"q": i}}} for i in ids]
+            parts += [{"function_call": {"id": i, "name": "lookup", "args": {"q": i}}}
+                      for i in ids]
             return {"role": "model", "parts": parts}
         if self.name == "anthropic":
             blocks: list[Message] = [{"type": "text", "text": text}] if text else []
-            blocks += [
-                {"type": "tool_use", "id": i, "name": "lookup", "input": {"q": i}} for i in ids
-            ]
+            blocks += [{"type": "tool_use", "id": i, "name": "lookup", "input": {"q": i}}
+                       for i in ids]
             return {"role": "assistant", "content": blocks}
-        calls = [
-            {
-                "id": i,
-                "type": "function",
-                "function": {"name": "lookup", "arguments": json.dumps({"q": i})},
-            }
-            for i in ids
-        ]
+        calls = [{"id": i, "type": "function",
+                  "function": {"name": "lookup", "arguments": json.dumps({"q": i})}}
+                 for i in ids]
         return {"role": "assistant", "content": text, "tool_calls": calls}
 
     def results(self, *ids: str, text: str = "result") -> list[Message]:
         """The message(s) answering ``ids``: one per id (OpenAI), one for all (Anthropic)."""
         if self.name == "anthropic":
-            return [
-                {
-                    "role": "user",
-                    "content": [
-                        {"type": "tool_result", "tool_use_id": i, "content": f"{text} {i}"}
-                        for i in ids
-                    ],
-                }
-            ]
+            return [{"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": i, "content": f"{text} {i}"}
+                for i in ids]}]
         if self.name == "openai_responses":
-            return [
-                {"type": "function_call_output", "call_id": i, "output": f"{text} {i}"} for i in ids
-            ]
+            return [{"type": "function_call_output", "call_id": i, "output": f"{text} {i}"}
+                    for i in ids]
         if self.name == "gemini":
-            return [
-                {
-                    "role": "user",
-                    "parts": [
-                        {
-                            "function_response": {
-                                "id": i,
-                                "name": "lookup",
-                                "response": {"output": f"{text} {i}"},
-                            }
-                        }
-                        for i in ids
-                    ],
-                }
-            ]
+            return [{"role": "user", "parts": [
+                {"function_response": {"id": i, "name": "lookup",
+                                       "response": {"output": f"{text} {i}"}}}
+                for i in ids]}]
         return [{"role": "tool", "tool_call_id": i, "content": f"{text} {i}"} for i in ids]
 
     def tool(self) -> Message:
@@ -113,18 +83,12 @@ class Fmt:
         if self.name == "anthropic":
             return {"name": "lookup", "description": "Look a thing up.", "input_schema": schema}
         if self.name == "openai_responses":
-            return {
-                "type": "function",
-                "name": "lookup",
-                "description": "Look a thing up.",
-                "parameters": schema,
-            }
+            return {"type": "function", "name": "lookup", "description": "Look a thing up.",
+                    "parameters": schema}
         if self.name == "gemini":
             return {"name": "lookup", "description": "Look a thing up.", "parameters": schema}
-        return {
-            "type": "function",
-            "function": {"name": "lookup", "description": "Look a thing up.", "parameters": schema},
-        }
+        return {"type": "function", "function": {
+            "name": "lookup", "description": "Look a thing up.", "parameters": schema}}
 
 
 FORMATS = [Fmt(OpenAIAdapter()), Fmt(AnthropicAdapter())]

@@ -20,11 +20,8 @@ from stableprefix import functional as F
 from stableprefix.sim import AnthropicCache
 
 STATIC = "You are an operations agent for a parcel network. " * 60  # ~600 tokens
-TOOL = {
-    "name": "lookup",
-    "description": "Look up a parcel.",
-    "input_schema": {"type": "object", "properties": {"id": {"type": "string"}}},
-}
+TOOL = {"name": "lookup", "description": "Look up a parcel.",
+        "input_schema": {"type": "object", "properties": {"id": {"type": "string"}}}}
 
 
 def _output(n: int) -> str:
@@ -34,14 +31,8 @@ def _output(n: int) -> str:
 @pytest.mark.parametrize("parallel", [1, 4])
 def test_every_step_of_a_long_tool_loop_reads_the_previous_step(parallel: int) -> None:
     adapter = AnthropicAdapter(model="claude-sonnet-5-5")
-    pm = PromptManager(
-        PromptConfig(
-            adapter=adapter,
-            static_system_prompt=STATIC,
-            tools=[TOOL],
-            transition_mode="agent_cycle",
-        )
-    )
+    pm = PromptManager(PromptConfig(adapter=adapter, static_system_prompt=STATIC, tools=[TOOL],
+                                    transition_mode="agent_cycle"))
     cache = AnthropicCache(model="claude-sonnet-5-5")
     pm.append({"role": "user", "content": "Trace every parcel of order 77."})
     cached_before = 0  # what the previous request read or wrote
@@ -57,22 +48,10 @@ def test_every_step_of_a_long_tool_loop_reads_the_previous_step(parallel: int) -
         if step > 8:  # each step adds up to ~1,150 new tokens, a shrinking share
             assert usage.cache_read_tokens > 0.8 * usage.input_tokens, (step, usage)
         ids = [f"s{step}_{k}" for k in range(parallel)]
-        pm.append(
-            {
-                "role": "assistant",
-                "content": [
-                    {"type": "tool_use", "id": i, "name": "lookup", "input": {"id": i}} for i in ids
-                ],
-            }
-        )
-        pm.append(
-            {
-                "role": "user",
-                "content": [
-                    {"type": "tool_result", "tool_use_id": i, "content": _output(step)} for i in ids
-                ],
-            }
-        )
+        pm.append({"role": "assistant", "content": [
+            {"type": "tool_use", "id": i, "name": "lookup", "input": {"id": i}} for i in ids]})
+        pm.append({"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": i, "content": _output(step)} for i in ids]})
 
 
 def _own_marker(text: str, ttl: str | None = None) -> dict[str, Any]:
@@ -104,14 +83,11 @@ def test_a_callers_one_hour_marker_stays_first() -> None:
     ttls = [b.cache_ttl for b in adapter.flatten(request).blocks if b.cache_ttl]
     assert ttls[:2] == ["1h", "1h"] and "1h" not in ttls[2:]
     assert request["messages"][0]["content"][0]["cache_control"] == {
-        "type": "ephemeral",
-        "ttl": "1h",
-    }
+        "type": "ephemeral", "ttl": "1h"}
     AnthropicCache(model="claude-sonnet-5-5").process(adapter.flatten(request), now=0.0)
 
 
 # ------------------------------------------------ every caller marker counts, wherever it sits
-
 
 def _cc(ttl: str | None = None) -> dict[str, str]:
     return {"type": "ephemeral", **({"ttl": ttl} if ttl else {})}
@@ -122,41 +98,29 @@ def _tool(ttl: str | None = None) -> dict[str, Any]:
 
 
 def _call(cid: str) -> dict[str, Any]:
-    return {
-        "role": "assistant",
-        "content": [{"type": "tool_use", "id": cid, "name": "lookup", "input": {"id": cid}}],
-    }
+    return {"role": "assistant", "content": [
+        {"type": "tool_use", "id": cid, "name": "lookup", "input": {"id": cid}}]}
 
 
 def _nested_result(cid: str, ttl: str | None) -> dict[str, Any]:
     """A tool result whose first nested block carries the caller's marker."""
-    inner = [
-        {"type": "text", "text": _output(1), **({"cache_control": _cc(ttl)} if ttl else {})},
-        {"type": "text", "text": "end of report"},
-    ]
-    return {
-        "role": "user",
-        "content": [{"type": "tool_result", "tool_use_id": cid, "content": inner}],
-    }
+    inner = [{"type": "text", "text": _output(1), **({"cache_control": _cc(ttl)} if ttl else {})},
+             {"type": "text", "text": "end of report"}]
+    return {"role": "user", "content": [
+        {"type": "tool_result", "tool_use_id": cid, "content": inner}]}
 
 
 def _markers(request: dict[str, Any]) -> list[tuple[str, str]]:
     """(path, ttl) of every cache_control in the request, in prefix order."""
     from stableprefix.adapters._anthropic_markers import sites
 
-    return [
-        (s.path, s.ttl)
-        for s in sites(request.get("tools", []), request.get("system", []), request["messages"])
-        if s.ttl
-    ]
+    return [(s.path, s.ttl) for s in sites(request.get("tools", []), request.get("system", []),
+                                          request["messages"]) if s.ttl]
 
 
 def _manager(adapter: AnthropicAdapter, tools: list[Any]) -> PromptManager:
-    return PromptManager(
-        PromptConfig(
-            adapter=adapter, static_system_prompt=STATIC, tools=tools, transition_mode="agent_cycle"
-        )
-    )
+    return PromptManager(PromptConfig(adapter=adapter, static_system_prompt=STATIC, tools=tools,
+                                      transition_mode="agent_cycle"))
 
 
 def test_markers_nested_in_tool_results_count_towards_four() -> None:
@@ -169,9 +133,7 @@ def test_markers_nested_in_tool_results_count_towards_four() -> None:
     request = pm.build_request("Now: 09:30")
     # the caller's four (tool + three nested), none of ours
     assert [p for p, _ in _markers(request)] == [
-        "$.tools[0]",
-        *(f"$.messages[{i}].content[0].content[0]" for i in (2, 4, 6)),
-    ]
+        "$.tools[0]", *(f"$.messages[{i}].content[0].content[0]" for i in (2, 4, 6))]
     assert "cache_control" not in request["system"][0]
     flat = adapter.flatten(request)
     assert flat.marker_count == 4
@@ -219,27 +181,17 @@ def test_our_five_minute_markers_never_precede_a_callers_one_hour_one() -> None:
     request = pm.build_request("Now: 09:30")
     marks = _markers(request)
     # the system marker (5m, before the caller's 1h) is dropped; the turn's end stays
-    assert marks == [
-        ("$.messages[2].content[0].content[0]", "1h"),
-        ("$.messages[2].content[0]", "5m"),
-    ]
+    assert marks == [("$.messages[2].content[0].content[0]", "1h"),
+                     ("$.messages[2].content[0]", "5m")]
     AnthropicCache(model="claude-sonnet-5-5").process(adapter.flatten(request), now=0.0)
 
 
-@pytest.mark.parametrize(
-    ("tool_ttl", "nested_ttls", "rule", "path"),
-    [
-        ("5m", ("5m", "5m", "5m", "5m"), "max_markers", "$.messages[8].content[0].content[0]"),
-        (
-            None,
-            ("1h", "1h", "1h", "1h", "1h"),
-            "max_markers",
-            "$.messages[10].content[0].content[0]",
-        ),
-        ("5m", ("1h",), "ttl_order", "$.messages[2].content[0].content[0]"),
-        (None, ("5m", "1h"), "ttl_order", "$.messages[4].content[0].content[0]"),
-    ],
-)
+@pytest.mark.parametrize(("tool_ttl", "nested_ttls", "rule", "path"), [
+    ("5m", ("5m", "5m", "5m", "5m"), "max_markers", "$.messages[8].content[0].content[0]"),
+    (None, ("1h", "1h", "1h", "1h", "1h"), "max_markers", "$.messages[10].content[0].content[0]"),
+    ("5m", ("1h",), "ttl_order", "$.messages[2].content[0].content[0]"),
+    (None, ("5m", "1h"), "ttl_order", "$.messages[4].content[0].content[0]"),
+])
 def test_callers_markers_that_break_a_rule_get_a_clear_error(
     tool_ttl: str | None, nested_ttls: tuple[str, ...], rule: str, path: str
 ) -> None:
@@ -253,11 +205,8 @@ def test_callers_markers_that_break_a_rule_get_a_clear_error(
         pm.build_request()
     assert info.value.rule == rule and info.value.path == path
     assert path in str(info.value)
-    assert (
-        ("at most 4" in str(info.value))
-        if rule == "max_markers"
-        else ("longer TTLs first" in str(info.value))
-    )
+    assert ("at most 4" in str(info.value)) if rule == "max_markers" else (
+        "longer TTLs first" in str(info.value))
     assert pm.dumps() == before  # nothing changed; the manager still works
     pm.append({"role": "assistant", "content": "Done."})
     with pytest.raises(CacheMarkerError):
@@ -273,17 +222,13 @@ def test_callers_markers_that_break_a_rule_get_a_clear_error(
     context=st.sampled_from([None, "Now: 09:30"]),
 )
 def test_requests_always_keep_both_rules(
-    tool_ttl: str | None,
-    nested: list[str | None],
-    static_ttl: str,
-    cache_ttl: str,
+    tool_ttl: str | None, nested: list[str | None], static_ttl: str, cache_ttl: str,
     context: str | None,
 ) -> None:
     if static_ttl == "5m" and cache_ttl == "1h":
         static_ttl = "1h"
-    adapter = AnthropicAdapter(
-        model="claude-sonnet-5-5", static_ttl=static_ttl, cache_ttl=cache_ttl
-    )
+    adapter = AnthropicAdapter(model="claude-sonnet-5-5", static_ttl=static_ttl,
+                               cache_ttl=cache_ttl)
     pm = _manager(adapter, [_tool(tool_ttl)])
     pm.append({"role": "user", "content": "Trace the parcels."})
     for n, ttl in enumerate(nested):
@@ -301,6 +246,7 @@ def test_requests_always_keep_both_rules(
     ttls = [t for _, t in marks]
     assert len(marks) <= 4 and ttls == sorted(ttls)  # "1h" sorts before "5m"
     # the caller's markers are all still there, unchanged
-    kept = [t for p, t in marks if p.startswith("$.tools") or p.endswith(".content[0].content[0]")]
+    kept = [t for p, t in marks if p.startswith("$.tools") or p.endswith(".content[0]"
+                                                                        ".content[0]")]
     assert kept == callers
     AnthropicCache(model="claude-sonnet-5-5").process(adapter.flatten(request), now=0.0)

@@ -10,42 +10,15 @@ import stableprefix.adapters
 
 SRC = pathlib.Path(stableprefix.__file__).parent
 CORE_MODULES = [
-    "_apply.py",
-    "_blocks.py",
-    "_compaction.py",
-    "_config.py",
-    "_errors.py",
-    "_json.py",
+    "_apply.py", "_blocks.py", "_compaction.py", "_config.py", "_errors.py", "_json.py",
     "_manager.py",
-    "_sequence.py",
-    "_state.py",
-    "_tokens.py",
-    "_usage.py",
-    "functional.py",
-    "adapters/_base.py",
-    "adapters/_openai.py",
-    "adapters/_anthropic.py",
-    "pricing.py",
-    "_token_data.py",
-    "sim/_base.py",
-    "sim/_trie.py",
-    "sim/_anthropic.py",
-    "sim/_automatic.py",
-    "sim/_local.py",
-    "sim/_factory.py",
+    "_sequence.py", "_state.py", "_tokens.py", "_usage.py", "functional.py",
+    "adapters/_base.py", "adapters/_openai.py", "adapters/_anthropic.py",
+    "pricing.py", "_token_data.py", "sim/_base.py", "sim/_trie.py", "sim/_anthropic.py",
+    "sim/_automatic.py", "sim/_local.py", "sim/_factory.py",
 ]
-FORBIDDEN = {
-    "socket",
-    "sqlite3",
-    "time",
-    "urllib",
-    "http",
-    "random",
-    "requests",
-    "httpx",
-    "subprocess",
-    "asyncio",
-}
+FORBIDDEN = {"socket", "sqlite3", "time", "urllib", "http", "random", "requests", "httpx",
+             "subprocess", "asyncio"}
 
 
 def test_all_matches_what_is_importable() -> None:
@@ -53,12 +26,8 @@ def test_all_matches_what_is_importable() -> None:
         for name in module.__all__:
             assert hasattr(module, name), f"{module.__name__}.{name} is in __all__ but missing"
         subpackages = ("adapters", "functional", "pricing", "sim", "tokens")
-        public = {
-            n
-            for n in vars(module)
-            if (not n.startswith("_") and not isinstance(getattr(module, n), type(stableprefix)))
-            or n in subpackages
-        }
+        public = {n for n in vars(module) if (not n.startswith("_") and not isinstance(
+            getattr(module, n), type(stableprefix))) or n in subpackages}
         exported = set(module.__all__)
         missing = {n for n in public - exported if n not in ("annotations",)}
         assert not missing, f"{module.__name__} exposes {missing} without listing it in __all__"

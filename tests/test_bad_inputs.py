@@ -110,362 +110,113 @@ CASES = [
     Case("message is a string", OA, lambda c: c.append("hello"), TypeError, "must be a dict"),
     Case("message is None", OA, lambda c: c.append(None), TypeError, "must be a dict"),
     Case("append_messages with a dict", OA, lambda c: c.extend(U), TypeError, "iterable"),
-    Case(
-        "missing role",
-        OA,
-        lambda c: c.append({"content": "x"}),
-        InvalidMessageError,
-        "role must be one of",
-    ),
-    Case(
-        "unknown role",
-        OA,
-        lambda c: c.append({"role": "wizard", "content": "x"}),
-        InvalidMessageError,
-        "got 'wizard'",
-    ),
-    Case(
-        "content is a number",
-        OA,
-        lambda c: c.append({"role": "user", "content": 5}),
-        InvalidMessageError,
-        "content must be a string",
-    ),
-    Case(
-        "content is an empty list",
-        OA,
-        lambda c: c.append({"role": "user", "content": []}),
-        InvalidMessageError,
-        "non-empty list",
-    ),
-    Case(
-        "unknown content part",
-        OA,
-        lambda c: c.append({"role": "user", "content": [{"type": "video"}]}),
-        InvalidMessageError,
-        "type in",
-    ),
-    Case(
-        "text part without text",
-        OA,
-        lambda c: c.append({"role": "user", "content": [{"type": "text"}]}),
-        InvalidMessageError,
-        "needs a string 'text'",
-    ),
-    Case(
-        "NaN in a message",
-        OA,
-        lambda c: c.append({"role": "user", "content": "x", "meta": float("nan")}),
-        InvalidMessageError,
-        "not finite",
-    ),
-    Case(
-        "non-string key",
-        OA,
-        lambda c: c.append({"role": "user", "content": "x", 1: 2}),
-        InvalidMessageError,
-        "is not a string",
-    ),
-    Case(
-        "a set inside",
-        OA,
-        lambda c: c.append({"role": "user", "content": "x", "s": {1}}),
-        InvalidMessageError,
-        "not a JSON value",
-    ),
-    Case(
-        "assistant with nothing",
-        OA,
-        lambda c: c.append({"role": "assistant"}),
-        InvalidMessageError,
-        "needs content or tool_calls",
-        setup=[U],
-    ),
-    Case(
-        "empty tool_calls",
-        OA,
-        lambda c: c.append({"role": "assistant", "content": "x", "tool_calls": []}),
-        InvalidMessageError,
-        "non-empty list",
-        setup=[U],
-    ),
-    Case(
-        "tool call without id",
-        OA,
-        lambda c: c.append(
-            {
-                "role": "assistant",
-                "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}],
-            }
-        ),
-        InvalidMessageError,
-        "non-empty string id",
-        setup=[U],
-    ),
-    Case(
-        "duplicate tool call ids",
-        OA,
-        lambda c: c.append(
-            {"role": "assistant", "tool_calls": [call(OA, "a")["tool_calls"][0]] * 2}
-        ),
-        InvalidMessageError,
-        "used twice",
-        setup=[U],
-    ),
-    Case(
-        "arguments not a string",
-        OA,
-        lambda c: c.append(
-            {
-                "role": "assistant",
-                "tool_calls": [
-                    {"id": "a", "type": "function", "function": {"name": "f", "arguments": {}}}
-                ],
-            }
-        ),
-        InvalidMessageError,
-        "JSON string",
-        setup=[U],
-    ),
-    Case(
-        "tool message without id",
-        OA,
-        lambda c: c.append({"role": "tool", "content": "x"}),
-        InvalidMessageError,
-        "tool_call_id",
-        setup=[U, call(OA, "a")],
-    ),
-    Case(
-        "orphan tool result",
-        OA,
-        lambda c: c.append(OA.results("zz")[0]),
-        InvalidMessageError,
-        "no tool call is awaiting",
-        setup=[U],
-    ),
-    Case(
-        "result for another id",
-        OA,
-        lambda c: c.append(OA.results("zz")[0]),
-        InvalidMessageError,
-        "not awaiting a result",
-        setup=[U, call(OA, "a")],
-    ),
-    Case(
-        "user message while a call awaits",
-        OA,
-        lambda c: c.append(OA.user("more")),
-        PendingToolCallError,
-        "append the tool results",
-        setup=[U, call(OA, "a")],
-    ),
-    Case(
-        "name not a string",
-        OA,
-        lambda c: c.append({"role": "user", "content": "x", "name": 3}),
-        InvalidMessageError,
-        "name must be a string",
-    ),
-    Case(
-        "batch fails at its third message",
-        OA,
-        lambda c: c.extend([OA.user("a"), OA.assistant("b"), {"role": "bogus"}]),
-        InvalidMessageError,
-        "message 2",
-        setup=[U],
-    ),
-    Case(
-        "anthropic system role",
-        AN,
-        lambda c: c.append({"role": "system", "content": "x"}),
-        InvalidMessageError,
-        "no system role",
-    ),
-    Case(
-        "anthropic empty content",
-        AN,
-        lambda c: c.append({"role": "user", "content": "  "}),
-        InvalidMessageError,
-        "must not be empty",
-    ),
-    Case(
-        "anthropic empty text block",
-        AN,
-        lambda c: c.append({"role": "user", "content": [{"type": "text", "text": ""}]}),
-        InvalidMessageError,
-        "non-empty string 'text'",
-    ),
-    Case(
-        "anthropic tool_use from the user",
-        AN,
-        lambda c: c.append(
-            {"role": "user", "content": [{"type": "tool_use", "id": "a", "name": "f", "input": {}}]}
-        ),
-        InvalidMessageError,
-        "block must have type in",
-    ),
-    Case(
-        "anthropic tool_result after text",
-        AN,
-        lambda c: c.append(
-            {
-                "role": "user",
-                "content": [
-                    {"type": "text", "text": "see"},
-                    {"type": "tool_result", "tool_use_id": "a", "content": "r"},
-                ],
-            }
-        ),
-        InvalidMessageError,
-        "must come before",
-        setup=[AN.user("hi"), call(AN, "a")],
-    ),
-    Case(
-        "anthropic partial results",
-        AN,
-        lambda c: c.append(AN.results("a")[0]),
-        InvalidMessageError,
-        "missing results for b",
-        setup=[AN.user("hi"), call(AN, "a", "b")],
-    ),
-    Case(
-        "anthropic starts with assistant",
-        AN,
-        lambda c: c.append(AN.assistant("hello")),
-        InvalidMessageError,
-        "must start with a user",
-    ),
-    Case(
-        "anthropic marker on thinking",
-        AN,
-        lambda c: c.append(
-            {
-                "role": "assistant",
-                "content": [
-                    {
-                        "type": "thinking",
-                        "thinking": "t",
-                        "signature": "s",
-                        "cache_control": {"type": "ephemeral"},
-                    }
-                ],
-            }
-        ),
-        InvalidMessageError,
-        "thinking block",
-        setup=[AN.user("hi")],
-    ),
-    Case(
-        "anthropic bad ttl",
-        AN,
-        lambda c: c.append(
-            {
-                "role": "user",
-                "content": [
-                    {
-                        "type": "text",
-                        "text": "x",
-                        "cache_control": {"type": "ephemeral", "ttl": "2h"},
-                    }
-                ],
-            }
-        ),
-        InvalidMessageError,
-        "'5m' or '1h'",
-    ),
-    Case(
-        "anthropic tool input not an object",
-        AN,
-        lambda c: c.append(
-            {
-                "role": "assistant",
-                "content": [{"type": "tool_use", "id": "a", "name": "f", "input": "x"}],
-            }
-        ),
-        InvalidMessageError,
-        "object 'input'",
-        setup=[AN.user("hi")],
-    ),
-    Case(
-        "dynamic context not a string",
-        OA,
-        lambda c: c.build(42),
-        TypeError,
-        "str or None",
-        setup=[U],
-    ),
-    Case(
-        "build while a call awaits",
-        OA,
-        lambda c: c.build(),
-        PendingToolCallError,
-        "await results",
-        setup=[U, call(OA, "a")],
-    ),
-    Case(
-        "transition while a call awaits",
-        OA,
-        lambda c: c.transition(),
-        PendingToolCallError,
-        "awaits its result",
-        setup=[U, call(OA, "a")],
-        cfg={"transition_mode": "manual"},
-    ),
-    Case(
-        "build_messages for anthropic",
-        AN,
-        lambda c: c.build_messages(),
-        UnsupportedError,
-        "build_request",
-        setup=[AN.user("hi")],
-    ),
-    Case(
-        "append context not recorded",
-        OA,
-        lambda c: F.build_request(c.snapshot(), c.cfg, "t"),
-        ContextError,
-        "record_context",
-        setup=[U],
-        cfg={"dynamic_position": "append"},
-        managed=False,
-    ),
-    Case(
-        "compact without a budget",
-        OA,
-        lambda c: c.compact(),
-        InvalidConfigError,
-        "max_tokens",
-        setup=[U],
-    ),
-    Case(
-        "negative keep_last_rounds", OA, lambda c: c.summary("s", -1), ValueError, ">= 0", setup=[U]
-    ),
-    Case(
-        "summary not a string",
-        OA,
-        lambda c: c.summary(None, 1),
-        TypeError,
-        "must be a str",
-        setup=[U, OA.assistant("a"), OA.user("b")],
-    ),
-    Case(
-        "empty anthropic summary",
-        AN,
-        lambda c: c.summary("", 1),
-        InvalidMessageError,
-        "must not be empty",
-        setup=[AN.user("a"), AN.assistant("b"), AN.user("c")],
-    ),
-    Case(
-        "state of another provider",
-        OA,
-        lambda c: F.append_message(
-            F.append_message(new_state(), AN.user("x"), PromptConfig(adapter=AN.adapter)), U, c.cfg
-        ),
-        InvalidStateError,
-        "uses openai",
-        managed=False,
-    ),
+    Case("missing role", OA, lambda c: c.append({"content": "x"}), InvalidMessageError,
+         "role must be one of"),
+    Case("unknown role", OA, lambda c: c.append({"role": "wizard", "content": "x"}),
+         InvalidMessageError, "got 'wizard'"),
+    Case("content is a number", OA, lambda c: c.append({"role": "user", "content": 5}),
+         InvalidMessageError, "content must be a string"),
+    Case("content is an empty list", OA, lambda c: c.append({"role": "user", "content": []}),
+         InvalidMessageError, "non-empty list"),
+    Case("unknown content part", OA,
+         lambda c: c.append({"role": "user", "content": [{"type": "video"}]}),
+         InvalidMessageError, "type in"),
+    Case("text part without text", OA,
+         lambda c: c.append({"role": "user", "content": [{"type": "text"}]}),
+         InvalidMessageError, "needs a string 'text'"),
+    Case("NaN in a message", OA,
+         lambda c: c.append({"role": "user", "content": "x", "meta": float("nan")}),
+         InvalidMessageError, "not finite"),
+    Case("non-string key", OA, lambda c: c.append({"role": "user", "content": "x", 1: 2}),
+         InvalidMessageError, "is not a string"),
+    Case("a set inside", OA, lambda c: c.append({"role": "user", "content": "x", "s": {1}}),
+         InvalidMessageError, "not a JSON value"),
+    Case("assistant with nothing", OA, lambda c: c.append({"role": "assistant"}),
+         InvalidMessageError, "needs content or tool_calls", setup=[U]),
+    Case("empty tool_calls", OA,
+         lambda c: c.append({"role": "assistant", "content": "x", "tool_calls": []}),
+         InvalidMessageError, "non-empty list", setup=[U]),
+    Case("tool call without id", OA,
+         lambda c: c.append({"role": "assistant", "tool_calls": [
+             {"type": "function", "function": {"name": "f", "arguments": "{}"}}]}),
+         InvalidMessageError, "non-empty string id", setup=[U]),
+    Case("duplicate tool call ids", OA,
+         lambda c: c.append({"role": "assistant",
+                             "tool_calls": [call(OA, "a")["tool_calls"][0]] * 2}),
+         InvalidMessageError, "used twice", setup=[U]),
+    Case("arguments not a string", OA,
+         lambda c: c.append({"role": "assistant", "tool_calls": [
+             {"id": "a", "type": "function", "function": {"name": "f", "arguments": {}}}]}),
+         InvalidMessageError, "JSON string", setup=[U]),
+    Case("tool message without id", OA, lambda c: c.append({"role": "tool", "content": "x"}),
+         InvalidMessageError, "tool_call_id", setup=[U, call(OA, "a")]),
+    Case("orphan tool result", OA, lambda c: c.append(OA.results("zz")[0]),
+         InvalidMessageError, "no tool call is awaiting", setup=[U]),
+    Case("result for another id", OA, lambda c: c.append(OA.results("zz")[0]),
+         InvalidMessageError, "not awaiting a result", setup=[U, call(OA, "a")]),
+    Case("user message while a call awaits", OA, lambda c: c.append(OA.user("more")),
+         PendingToolCallError, "append the tool results", setup=[U, call(OA, "a")]),
+    Case("name not a string", OA, lambda c: c.append({"role": "user", "content": "x", "name": 3}),
+         InvalidMessageError, "name must be a string"),
+    Case("batch fails at its third message", OA,
+         lambda c: c.extend([OA.user("a"), OA.assistant("b"), {"role": "bogus"}]),
+         InvalidMessageError, "message 2", setup=[U]),
+    Case("anthropic system role", AN, lambda c: c.append({"role": "system", "content": "x"}),
+         InvalidMessageError, "no system role"),
+    Case("anthropic empty content", AN, lambda c: c.append({"role": "user", "content": "  "}),
+         InvalidMessageError, "must not be empty"),
+    Case("anthropic empty text block", AN,
+         lambda c: c.append({"role": "user", "content": [{"type": "text", "text": ""}]}),
+         InvalidMessageError, "non-empty string 'text'"),
+    Case("anthropic tool_use from the user", AN,
+         lambda c: c.append({"role": "user", "content": [
+             {"type": "tool_use", "id": "a", "name": "f", "input": {}}]}),
+         InvalidMessageError, "block must have type in"),
+    Case("anthropic tool_result after text", AN,
+         lambda c: c.append({"role": "user", "content": [
+             {"type": "text", "text": "see"},
+             {"type": "tool_result", "tool_use_id": "a", "content": "r"}]}),
+         InvalidMessageError, "must come before", setup=[AN.user("hi"), call(AN, "a")]),
+    Case("anthropic partial results", AN, lambda c: c.append(AN.results("a")[0]),
+         InvalidMessageError, "missing results for b", setup=[AN.user("hi"), call(AN, "a", "b")]),
+    Case("anthropic starts with assistant", AN, lambda c: c.append(AN.assistant("hello")),
+         InvalidMessageError, "must start with a user"),
+    Case("anthropic marker on thinking", AN,
+         lambda c: c.append({"role": "assistant", "content": [
+             {"type": "thinking", "thinking": "t", "signature": "s",
+              "cache_control": {"type": "ephemeral"}}]}),
+         InvalidMessageError, "thinking block", setup=[AN.user("hi")]),
+    Case("anthropic bad ttl", AN,
+         lambda c: c.append({"role": "user", "content": [
+             {"type": "text", "text": "x", "cache_control": {"type": "ephemeral", "ttl": "2h"}}]}),
+         InvalidMessageError, "'5m' or '1h'"),
+    Case("anthropic tool input not an object", AN,
+         lambda c: c.append({"role": "assistant", "content": [
+             {"type": "tool_use", "id": "a", "name": "f", "input": "x"}]}),
+         InvalidMessageError, "object 'input'", setup=[AN.user("hi")]),
+    Case("dynamic context not a string", OA, lambda c: c.build(42), TypeError,
+         "str or None", setup=[U]),
+    Case("build while a call awaits", OA, lambda c: c.build(), PendingToolCallError,
+         "await results", setup=[U, call(OA, "a")]),
+    Case("transition while a call awaits", OA, lambda c: c.transition(), PendingToolCallError,
+         "awaits its result", setup=[U, call(OA, "a")], cfg={"transition_mode": "manual"}),
+    Case("build_messages for anthropic", AN, lambda c: c.build_messages(), UnsupportedError,
+         "build_request", setup=[AN.user("hi")]),
+    Case("append context not recorded", OA, lambda c: F.build_request(c.snapshot(), c.cfg, "t"),
+         ContextError, "record_context", setup=[U], cfg={"dynamic_position": "append"},
+         managed=False),
+    Case("compact without a budget", OA, lambda c: c.compact(), InvalidConfigError,
+         "max_tokens", setup=[U]),
+    Case("negative keep_last_rounds", OA, lambda c: c.summary("s", -1), ValueError, ">= 0",
+         setup=[U]),
+    Case("summary not a string", OA, lambda c: c.summary(None, 1), TypeError, "must be a str",
+         setup=[U, OA.assistant("a"), OA.user("b")]),
+    Case("empty anthropic summary", AN, lambda c: c.summary("", 1), InvalidMessageError,
+         "must not be empty", setup=[AN.user("a"), AN.assistant("b"), AN.user("c")]),
+    Case("state of another provider", OA,
+         lambda c: F.append_message(F.append_message(new_state(), AN.user("x"),
+                                                     PromptConfig(adapter=AN.adapter)), U, c.cfg),
+         InvalidStateError, "uses openai", managed=False),
 ]
 
 
@@ -490,13 +241,8 @@ def test_bad_input_is_refused_and_changes_nothing(case: Case, kind: str) -> None
     if kind == "manager":  # still usable afterwards
         fmt = case.fmt
         pending = before["pending"]
-        ctx.extend(
-            fmt.results(*pending)
-            if pending
-            else [fmt.user("ok")]
-            if not before["recent"] and not before["committed"]
-            else []
-        )
+        ctx.extend(fmt.results(*pending) if pending else [fmt.user("ok")] if not before[
+            "recent"] and not before["committed"] else [])
         ctx.append(fmt.assistant("fine"))
         assert ctx.build("ctx")["messages"]
 
@@ -508,35 +254,25 @@ def test_there_are_at_least_thirty_cases() -> None:
 BAD_CONFIGS: list[tuple[dict[str, Any], type[BaseException], str]] = [
     ({"history_max_tokens": 0}, InvalidConfigError, "must be > 0"),
     ({"history_max_tokens": "100"}, TypeError, "int or None"),
-    (
-        {"history_max_tokens": 100, "compaction_target": 100},
-        InvalidConfigError,
-        "< history_max_tokens",
-    ),
+    ({"history_max_tokens": 100, "compaction_target": 100}, InvalidConfigError,
+     "< history_max_tokens"),
     ({"compaction_target": 10}, InvalidConfigError, "needs history_max_tokens"),
     ({"transition_mode": "always"}, InvalidConfigError, "transition_mode"),
     ({"dynamic_position": "head"}, InvalidConfigError, "dynamic_position"),
     ({"tools": {"name": "x"}}, TypeError, "list of dicts"),
     ({"tools": [{"name": "x"}]}, InvalidConfigError, "type': 'function'"),
-    (
-        {"tools": [{"type": "function", "function": {"name": "f", "x": float("inf")}}]},
-        InvalidConfigError,
-        "not finite",
-    ),
+    ({"tools": [{"type": "function", "function": {"name": "f", "x": float("inf")}}]},
+     InvalidConfigError, "not finite"),
     ({"adapter": "openai"}, TypeError, "ProviderAdapter"),
     ({"compaction_hook": "summarise"}, TypeError, "callable"),
     ({"static_system_prompt": None}, TypeError, "must be a str"),
 ]
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error", "words"),
-    BAD_CONFIGS,
-    ids=[next(iter(k)) + str(i) for i, (k, _, _) in enumerate(BAD_CONFIGS)],
-)
-def test_bad_config_is_refused(
-    kwargs: dict[str, Any], error: type[BaseException], words: str
-) -> None:
+@pytest.mark.parametrize(("kwargs", "error", "words"), BAD_CONFIGS,
+                         ids=[next(iter(k)) + str(i) for i, (k, _, _) in enumerate(BAD_CONFIGS)])
+def test_bad_config_is_refused(kwargs: dict[str, Any], error: type[BaseException],
+                               words: str) -> None:
     with pytest.raises(error, match=None) as info:
         PromptConfig(**kwargs)
     assert words in str(info.value)

@@ -30,12 +30,8 @@ every = pytest.mark.parametrize("fmt", ALL_FORMATS, ids=ALL_FORMAT_IDS)
 
 def turn(fmt: Fmt, n: int, *, calls: int = 1) -> list[dict[str, Any]]:
     ids = [f"c{n}_{i}" for i in range(calls)]
-    return [
-        fmt.user(f"question {n} " + "detail " * 30),
-        *fmt.calls(*ids),
-        *fmt.results(*ids, text="output " * 20),
-        fmt.assistant(f"answer {n} " + "w " * 30),
-    ]
+    return [fmt.user(f"question {n} " + "detail " * 30), *fmt.calls(*ids),
+            *fmt.results(*ids, text="output " * 20), fmt.assistant(f"answer {n} " + "w " * 30)]
 
 
 def keys(fmt: Fmt, request: dict[str, Any]) -> list[str]:
@@ -56,11 +52,8 @@ def test_agent_cycle_commits_the_whole_turn_at_the_final_answer(fmt: Fmt) -> Non
 def test_nothing_is_built_or_moved_while_a_call_awaits(fmt: Fmt) -> None:
     cfg = config_for(fmt, transition_mode="manual")
     s = F.append_messages(new_state(), [fmt.user("go"), *fmt.calls("x", "y")], cfg)
-    for action in (
-        lambda: F.build_request(s, cfg),
-        lambda: F.transition(s, cfg),
-        lambda: F.append_message(s, fmt.user("more"), cfg),
-    ):
+    for action in (lambda: F.build_request(s, cfg), lambda: F.transition(s, cfg),
+                   lambda: F.append_message(s, fmt.user("more"), cfg)):
         with pytest.raises(PendingToolCallError):
             action()
 
@@ -68,9 +61,8 @@ def test_nothing_is_built_or_moved_while_a_call_awaits(fmt: Fmt) -> None:
 @every
 @pytest.mark.parametrize("position", ["auto", "tail", "before_recent", "append"])
 def test_requests_only_grow_between_compactions(fmt: Fmt, position: str) -> None:
-    cfg = config_for(
-        fmt, transition_mode="agent_cycle", dynamic_position=position, tools=[fmt.tool()]
-    )
+    cfg = config_for(fmt, transition_mode="agent_cycle", dynamic_position=position,
+                     tools=[fmt.tool()])
     s, previous = new_state(), None
     for n in range(4):
         for i, message in enumerate(turn(fmt, n)):
@@ -88,12 +80,8 @@ def _stable_blocks(fmt: Fmt, cfg: Any, state: Any) -> int:
 
     if not state["committed"]:
         return len(cfg.tools) + 1
-    parts = RequestParts(
-        tools=tuple(cfg.tools),
-        static_system=cfg.static_system_prompt,
-        history=state["committed"],
-        recent=[],
-    )
+    parts = RequestParts(tools=tuple(cfg.tools), static_system=cfg.static_system_prompt,
+                         history=state["committed"], recent=[])
     return len(fmt.adapter.flatten(fmt.adapter.render(parts)).blocks)
 
 
@@ -115,9 +103,8 @@ def test_the_dynamic_context_stays_out_of_history_and_system(fmt: Fmt, position:
 @every
 def test_compaction_keeps_pairs_starts_with_a_user_turn_and_loses_nothing(fmt: Fmt) -> None:
     events: list[CompactionEvent] = []
-    cfg = config_for(
-        fmt, transition_mode="agent_cycle", history_max_tokens=700, on_compaction=events.append
-    )
+    cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=700,
+                     on_compaction=events.append)
     s, appended = new_state(), []
     for n in range(10):
         messages = turn(fmt, n, calls=1 + n % 2)
@@ -141,7 +128,7 @@ def test_summary_requests_reuse_the_cached_prefix(fmt: Fmt) -> None:
     summary = keys(fmt, F.build_summary_request(s, cfg, instruction="Summarise."))
     assert summary[:n_stable] == normal[:n_stable]
     folded = F.apply_summary(s, "Three questions were answered.", cfg, keep_last_rounds=1)
-    assert folded["committed"][1:] == s["committed"][-len(turn(fmt, 2)) :]
+    assert folded["committed"][1:] == s["committed"][-len(turn(fmt, 2)):]
 
 
 @every

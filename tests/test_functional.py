@@ -25,12 +25,8 @@ fmts = pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
 
 
 def _tool_turn(fmt: Fmt, n: int) -> list[dict[str, Any]]:
-    return [
-        fmt.user(f"question {n} " + "detail " * 20),
-        fmt.call(f"c{n}"),
-        *fmt.results(f"c{n}"),
-        fmt.assistant(f"answer {n} " + "words " * 20),
-    ]
+    return [fmt.user(f"question {n} " + "detail " * 20), fmt.call(f"c{n}"),
+            *fmt.results(f"c{n}"), fmt.assistant(f"answer {n} " + "words " * 20)]
 
 
 @fmts
@@ -156,9 +152,8 @@ def test_inputs_are_never_mutated_and_copied_once(fmt: Fmt) -> None:
 @fmts
 def test_compaction_drops_whole_oldest_rounds(fmt: Fmt) -> None:
     events: list[CompactionEvent] = []
-    cfg = config_for(
-        fmt, transition_mode="agent_cycle", history_max_tokens=600, on_compaction=events.append
-    )
+    cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=600,
+                     on_compaction=events.append)
     s = new_state()
     for n in range(12):
         s = F.append_messages(s, _tool_turn(fmt, n), cfg)
@@ -190,9 +185,8 @@ def test_compaction_hook_summarises(fmt: Fmt) -> None:
         return [fmt.user("summary of earlier turns"), *messages[-4:]]
 
     events: list[CompactionEvent] = []
-    cfg = config_for(
-        fmt, transition_mode="agent_cycle", history_max_tokens=600, compaction_hook=hook
-    )
+    cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=600,
+                     compaction_hook=hook)
     s = new_state()
     for n in range(10):
         s = F.append_messages(s, _tool_turn(fmt, n), cfg, on_compaction=events.append)
@@ -217,9 +211,8 @@ def _bad_hooks(fmt: Fmt) -> list[tuple[str, Any, str]]:
 @pytest.mark.parametrize("case", range(7), ids=[c[0] for c in _bad_hooks(FORMATS[0])])
 def test_a_broken_compaction_hook_changes_nothing(fmt: Fmt, case: int) -> None:
     name, hook, words = _bad_hooks(fmt)[case]
-    cfg = config_for(
-        fmt, transition_mode="agent_cycle", history_max_tokens=10_000, compaction_hook=hook
-    )
+    cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=10_000,
+                     compaction_hook=hook)
     s = new_state()
     for n in range(3):
         s = F.append_messages(s, _tool_turn(fmt, n), cfg)
@@ -263,7 +256,7 @@ def test_summary_request_reuses_the_cached_prefix(fmt: Fmt) -> None:
     assert [b.key for b in summary.blocks[:n_prefix]] == [b.key for b in normal.blocks[:n_prefix]]
     s2 = F.apply_summary(s, "They asked three questions.", cfg, keep_last_rounds=1)
     assert s2["committed"][0] == fmt.adapter.summary_message("They asked three questions.")
-    assert s2["committed"][1:] == s["committed"][-len(_tool_turn(fmt, 2)) :]
+    assert s2["committed"][1:] == s["committed"][-len(_tool_turn(fmt, 2)):]
     assert s2["recent"] == s["recent"]
     with pytest.raises(TransitionError, match="nothing older"):
         F.apply_summary(s2, "x", cfg, keep_last_rounds=5)
@@ -285,37 +278,18 @@ def test_sdk_message_objects_are_reduced_to_request_fields() -> None:
     import anthropic.types as at
     import openai.types.chat as oc
 
-    reply = oc.ChatCompletionMessage.model_validate(
-        {
-            "role": "assistant",
-            "content": None,
-            "annotations": [],
-            "refusal": None,
-            "tool_calls": [
-                {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-            ],
-        }
-    )
+    reply = oc.ChatCompletionMessage.model_validate({
+        "role": "assistant", "content": None, "annotations": [], "refusal": None,
+        "tool_calls": [{"id": "c1", "type": "function",
+                        "function": {"name": "f", "arguments": "{}"}}]})
     cfg = PromptConfig()
     s = F.append_messages(new_state(), [{"role": "user", "content": "hi"}, reply], cfg)
-    assert s["committed"][1] == {
-        "role": "assistant",
-        "tool_calls": [
-            {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
-        ],
-    }
-    message = at.Message.model_validate(
-        {
-            "id": "msg_1",
-            "type": "message",
-            "role": "assistant",
-            "model": "m",
-            "content": [{"type": "text", "text": "Hello"}],
-            "stop_reason": "end_turn",
-            "stop_sequence": None,
-            "usage": {"input_tokens": 1, "output_tokens": 1},
-        }
-    )
+    assert s["committed"][1] == {"role": "assistant", "tool_calls": [
+        {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+    message = at.Message.model_validate({
+        "id": "msg_1", "type": "message", "role": "assistant", "model": "m",
+        "content": [{"type": "text", "text": "Hello"}], "stop_reason": "end_turn",
+        "stop_sequence": None, "usage": {"input_tokens": 1, "output_tokens": 1}})
     an = config_for(FORMATS[1])
     s = F.append_messages(new_state(), [FORMATS[1].user("hi"), message], an)
     assert s["committed"][1]["role"] == "assistant"
@@ -326,34 +300,27 @@ def test_sdk_message_objects_are_reduced_to_request_fields() -> None:
 def test_anthropic_sdk_blocks_inside_a_dict_are_accepted() -> None:
     import anthropic.types as at
 
-    blocks = [
-        at.TextBlock(type="text", text="Let me check."),
-        at.ToolUseBlock(type="tool_use", id="t1", name="lookup", input={"q": "x"}),
-    ]
+    blocks = [at.TextBlock(type="text", text="Let me check."),
+              at.ToolUseBlock(type="tool_use", id="t1", name="lookup", input={"q": "x"})]
     an = config_for(FORMATS[1])
-    s = F.append_messages(
-        new_state(), [FORMATS[1].user("hi"), {"role": "assistant", "content": blocks}], an
-    )
+    s = F.append_messages(new_state(), [FORMATS[1].user("hi"),
+                                        {"role": "assistant", "content": blocks}], an)
     assert s["committed"][1]["content"][1] == {
-        "type": "tool_use",
-        "id": "t1",
-        "name": "lookup",
-        "input": {"q": "x"},
-    }
+        "type": "tool_use", "id": "t1", "name": "lookup", "input": {"q": "x"}}
     assert s["pending"] == ["t1"]
 
 
 @fmts
 def test_the_budget_covers_the_turn_in_progress(fmt: Fmt) -> None:
     events: list[CompactionEvent] = []
-    cfg = config_for(
-        fmt, transition_mode="agent_cycle", history_max_tokens=500, on_compaction=events.append
-    )
+    cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=500,
+                     on_compaction=events.append)
     s = F.append_messages(new_state(), _tool_turn(fmt, 0), cfg)  # the previous task
     previous = list(s["committed"])
     s = F.append_message(s, fmt.user("a new task " + "detail " * 20), cfg)
     for k in range(8):  # tool steps of the new task grow the turn in progress
-        s = F.append_messages(s, [fmt.call(f"k{k}"), *fmt.results(f"k{k}", text="data " * 40)], cfg)
+        s = F.append_messages(s, [fmt.call(f"k{k}"), *fmt.results(f"k{k}", text="data " * 40)],
+                              cfg)
     assert events and [m for e in events for m in e.removed] == previous
     assert s["committed"] == [] and len(s["recent"]) == 1 + 8 * (1 + len(fmt.results("x")))
     assert s["pending"] == []

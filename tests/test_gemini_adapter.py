@@ -476,19 +476,9 @@ def test_flatten_orders_tools_system_and_contents() -> None:
     flat = A.flatten(F.build_request(s, c, "clock"))
     # one block per part: the tail context joins the last user content as a part
     assert [b.kind for b in flat.blocks] == [
-        "tools",
-        "tools",
-        "system",
-        "text",
-        "tool_use",
-        "tool_result",
-        "text",
-        "text",
-        "tool_use",
-        "tool_use",
-        "tool_result",
-        "tool_result",
-        "text",
+        "tools", "tools", "system",
+        "text", "tool_use", "tool_result", "text",
+        "text", "tool_use", "tool_use", "tool_result", "tool_result", "text",
     ]
     assert [b.role for b in flat.blocks][3:5] == ["user", "model"]
     assert flat.provider == "gemini" and flat.routing_key is None

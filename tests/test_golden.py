@@ -32,19 +32,11 @@ def chat(fmt: Fmt, cfg: PromptConfig) -> Any:
 
 
 def tool_loop(fmt: Fmt, cfg: PromptConfig) -> Any:
-    s = F.append_messages(
-        new_state(),
-        [
-            fmt.user("Status of order 7?"),
-            fmt.call("c1"),
-            *fmt.results("c1"),
-            fmt.assistant("It left the depot."),
-        ],
-        cfg,
-    )
-    s = F.append_messages(
-        s, [fmt.user("And order 8 and 9?"), fmt.call("c2", "c3"), *fmt.results("c2", "c3")], cfg
-    )
+    s = F.append_messages(new_state(), [fmt.user("Status of order 7?"), fmt.call("c1"),
+                                        *fmt.results("c1"), fmt.assistant("It left the depot.")],
+                          cfg)
+    s = F.append_messages(s, [fmt.user("And order 8 and 9?"), fmt.call("c2", "c3"),
+                              *fmt.results("c2", "c3")], cfg)
     return F.build_request(s, cfg, "User tier: gold.")
 
 
@@ -62,9 +54,8 @@ def bare(fmt: Fmt, cfg: PromptConfig) -> Any:
 
 
 def summary(fmt: Fmt, cfg: PromptConfig) -> Any:
-    s = F.append_messages(
-        new_state(), [fmt.user("Where is order 1?"), fmt.assistant("Shipped Monday.")], cfg
-    )
+    s = F.append_messages(new_state(), [fmt.user("Where is order 1?"),
+                                        fmt.assistant("Shipped Monday.")], cfg)
     return F.build_summary_request(s, cfg, instruction="Summarise the conversation.")
 
 
@@ -74,44 +65,20 @@ def keyed(fmt: Fmt, cfg: PromptConfig) -> Any:
 
 
 def caller_marker(fmt: Fmt, cfg: PromptConfig) -> Any:
-    own = {
-        "role": "user",
-        "content": [
-            {
-                "type": "text",
-                "text": "Policy document: " + "x " * 50,
-                "cache_control": {"type": "ephemeral", "ttl": "1h"},
-            }
-        ],
-    }
-    s = F.append_messages(
-        new_state(), [own, fmt.assistant("Noted."), fmt.user("Summarise it")], cfg
-    )
+    own = {"role": "user", "content": [{"type": "text", "text": "Policy document: " + "x " * 50,
+                                        "cache_control": {"type": "ephemeral", "ttl": "1h"}}]}
+    s = F.append_messages(new_state(), [own, fmt.assistant("Noted."), fmt.user("Summarise it")],
+                          cfg)
     return F.build_request(s, cfg, "Clock: 09:30")
 
 
 def caller_nested_markers(fmt: Fmt, cfg: PromptConfig) -> Any:
     """A caller's 5m marker on a tool and one nested in a tool result's content."""
-    result = {
-        "role": "user",
-        "content": [
-            {
-                "type": "tool_result",
-                "tool_use_id": "c1",
-                "content": [
-                    {
-                        "type": "text",
-                        "text": "order 7: in transit",
-                        "cache_control": {"type": "ephemeral"},
-                    },
-                    {"type": "text", "text": "eta: Friday"},
-                ],
-            }
-        ],
-    }
-    s = F.append_messages(
-        new_state(), [fmt.user("Status of order 7?"), fmt.call("c1"), result], cfg
-    )
+    result = {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "c1", "content": [
+        {"type": "text", "text": "order 7: in transit", "cache_control": {"type": "ephemeral"}},
+        {"type": "text", "text": "eta: Friday"}]}]}
+    s = F.append_messages(new_state(), [fmt.user("Status of order 7?"), fmt.call("c1"), result],
+                          cfg)
     return F.build_request(s, cfg, "User tier: gold.")
 
 
@@ -119,68 +86,30 @@ OA, AN = FORMATS
 Case = tuple[str, Fmt, dict[str, Any], Callable[[Fmt, PromptConfig], Any]]
 CASES: list[Case] = [
     ("chat_tail", OA, {}, chat),
-    (
-        "chat_before_recent",
-        OA,
-        {"dynamic_position": "before_recent", "transition_mode": "manual"},
-        chat,
-    ),
+    ("chat_before_recent", OA, {"dynamic_position": "before_recent",
+                                "transition_mode": "manual"}, chat),
     ("tool_loop", OA, {"transition_mode": "agent_cycle", "tools": [OA.tool()]}, tool_loop),
-    (
-        "append_context",
-        OA,
-        {"transition_mode": "agent_cycle", "dynamic_position": "append"},
-        append_context,
-    ),
+    ("append_context", OA, {"transition_mode": "agent_cycle", "dynamic_position": "append"},
+     append_context),
     ("bare", OA, {"static_system_prompt": ""}, bare),
     ("summary", OA, {"tools": [OA.tool()]}, summary),
-    (
-        "keyed_retention",
-        OA,
-        {
-            "adapter": OpenAIAdapter(
-                prompt_cache_retention="24h", context_role="developer", cache_key_buckets=16
-            )
-        },
-        keyed,
-    ),
+    ("keyed_retention", OA, {"adapter": OpenAIAdapter(
+        prompt_cache_retention="24h", context_role="developer", cache_key_buckets=16)}, keyed),
     ("chat_tail", AN, {}, chat),
-    (
-        "chat_before_recent",
-        AN,
-        {"dynamic_position": "before_recent", "transition_mode": "manual"},
-        chat,
-    ),
+    ("chat_before_recent", AN, {"dynamic_position": "before_recent",
+                                "transition_mode": "manual"}, chat),
     ("tool_loop", AN, {"transition_mode": "agent_cycle", "tools": [AN.tool()]}, tool_loop),
-    (
-        "append_context",
-        AN,
-        {"transition_mode": "agent_cycle", "dynamic_position": "append"},
-        append_context,
-    ),
+    ("append_context", AN, {"transition_mode": "agent_cycle", "dynamic_position": "append"},
+     append_context),
     ("bare", AN, {"static_system_prompt": ""}, bare),
     ("summary", AN, {"tools": [AN.tool()]}, summary),
-    (
-        "static_1h",
-        AN,
-        {
-            "adapter": AnthropicAdapter(static_ttl="1h"),
-            "transition_mode": "agent_cycle",
-            "tools": [AN.tool()],
-        },
-        tool_loop,
-    ),
+    ("static_1h", AN, {"adapter": AnthropicAdapter(static_ttl="1h"),
+                       "transition_mode": "agent_cycle", "tools": [AN.tool()]}, tool_loop),
     ("caller_1h_marker", AN, {}, caller_marker),
-    (
-        "caller_nested_markers",
-        AN,
-        {
-            "adapter": AnthropicAdapter(static_ttl="1h"),
-            "transition_mode": "agent_cycle",
-            "tools": [{**AN.tool(), "cache_control": {"type": "ephemeral"}}],
-        },
-        caller_nested_markers,
-    ),
+    ("caller_nested_markers", AN, {
+        "adapter": AnthropicAdapter(static_ttl="1h"), "transition_mode": "agent_cycle",
+        "tools": [{**AN.tool(), "cache_control": {"type": "ephemeral"}}]},
+     caller_nested_markers),
     ("below_model_minimum", AN, {"adapter": AnthropicAdapter(model="claude-sonnet-4-5")}, chat),
 ]
 

@@ -95,9 +95,8 @@ def test_a_failing_event_callback_applies_nothing() -> None:
 
 @fmts
 def test_eight_threads_appending_lose_nothing(fmt: Fmt) -> None:
-    cfg = config_for(
-        fmt, transition_mode="manual", history_max_tokens=None, dynamic_position="tail"
-    )
+    cfg = config_for(fmt, transition_mode="manual", history_max_tokens=None,
+                     dynamic_position="tail")
     pm = PromptManager(cfg)
     pm.append(fmt.user("start"))
     errors: list[BaseException] = []

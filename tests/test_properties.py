@@ -40,7 +40,7 @@ from stableprefix.adapters import RequestParts
 
 def _good_summary(messages: list[Any], target: int, adapter: Any) -> list[Any]:
     starts = round_starts(messages, adapter)
-    tail = messages[starts[-1] :]
+    tail = messages[starts[-1]:]
     return [adapter.summary_message(f"summary of {len(messages)} messages"), *tail]
 
 
@@ -81,21 +81,18 @@ ops = st.lists(
         st.tuples(st.just("compact"), st.just(0)),
         st.tuples(st.just("summary"), st.integers(0, 2)),
     ),
-    min_size=25,
-    max_size=80,
+    min_size=25, max_size=80,
 )
 
-configs = st.fixed_dictionaries(
-    {
-        "fmt": st.sampled_from(range(len(ALL_FORMATS))),
-        "transition_mode": st.sampled_from(["none", "manual", "agent_cycle"]),
-        "dynamic_position": st.sampled_from(["auto", "tail", "before_recent", "append"]),
-        "history_max_tokens": st.sampled_from([None, 60, 120, 300, 1500]),
-        "compaction_hook": st.sampled_from([0, 0, 1, 2, 3]),
-        "transition_hook": st.sampled_from([0, 0, 1, 2]),
-        "tools": st.booleans(),
-    }
-)
+configs = st.fixed_dictionaries({
+    "fmt": st.sampled_from(range(len(ALL_FORMATS))),
+    "transition_mode": st.sampled_from(["none", "manual", "agent_cycle"]),
+    "dynamic_position": st.sampled_from(["auto", "tail", "before_recent", "append"]),
+    "history_max_tokens": st.sampled_from([None, 60, 120, 300, 1500]),
+    "compaction_hook": st.sampled_from([0, 0, 1, 2, 3]),
+    "transition_hook": st.sampled_from([0, 0, 1, 2]),
+    "tools": st.booleans(),
+})
 
 
 class Model:
@@ -146,7 +143,7 @@ def _assert_valid_request(fmt: Fmt, cfg: PromptConfig, request: dict[str, Any]) 
         flat = adapter.flatten(request)
         assert flat.marker_count <= 4
         ttls = [b.cache_ttl for b in flat.blocks if b.cache_ttl]
-        assert "1h" not in ttls[ttls.index("5m") :] if "5m" in ttls else True
+        assert "1h" not in ttls[ttls.index("5m"):] if "5m" in ttls else True
         if cfg.static_system_prompt:
             assert request["system"][0]["text"] == cfg.static_system_prompt
     else:
@@ -163,33 +160,24 @@ def _cacheable_keys(fmt: Fmt, cfg: PromptConfig, state: Any, request: dict[str, 
     """Keys of the blocks of ``request`` that belong to [tools][static][committed]."""
     blocks = fmt.adapter.flatten(request).blocks
     if state["committed"]:
-        parts = RequestParts(
-            tools=tuple(cfg.tools),
-            static_system=cfg.static_system_prompt,
-            history=state["committed"],
-            recent=[],
-            context=None,
-        )
+        parts = RequestParts(tools=tuple(cfg.tools), static_system=cfg.static_system_prompt,
+                             history=state["committed"], recent=[], context=None)
         n = len(fmt.adapter.flatten(fmt.adapter.render(parts)).blocks)
     else:  # rendering may refuse an empty conversation: one block a tool, one the prompt
         n = len(cfg.tools) + (1 if cfg.static_system_prompt else 0)
     return [b.key for b in blocks[:n]]
 
 
-def _step(
-    op: tuple[str, int], fmt: Fmt, state: Any, cfg: PromptConfig, model: Model, pm: PromptManager
-) -> Any:
+def _step(op: tuple[str, int], fmt: Fmt, state: Any, cfg: PromptConfig, model: Model,
+          pm: PromptManager) -> Any:
     """Run one op on both front doors; return the new functional state."""
     kind, n = op
     pending = state["pending"]
     if kind == "auto":  # a valid continuation, so sequences get deep
         held = [*state["committed"], *state["recent"]]
         last = held[-1] if held else None
-        last_user = (
-            last is not None
-            and fmt.adapter.role_of(last) not in ("assistant", "model")
-            and not fmt.adapter.tool_call_ids(last)
-        )
+        last_user = last is not None and fmt.adapter.role_of(last) not in (
+            "assistant", "model") and not fmt.adapter.tool_call_ids(last)
         if pending:
             kind = "results"
         elif not last_user:
@@ -220,10 +208,8 @@ def _step(
         new, request = F.build_turn(state, cfg, ctx)
         pm_request = pm.build_request(ctx)
         assert json.dumps(pm_request) == json.dumps(request)
-        if (
-            len(new["committed"]) + len(new["recent"]) > before
-            or new["compactions"] > state["compactions"]
-        ):
+        if len(new["committed"]) + len(new["recent"]) > before or new["compactions"] > state[
+                "compactions"]:
             model.appended.append(fmt.adapter.context_message(ctx or ""))
         _assert_valid_request(fmt, cfg, request)
         _check_prefix(fmt, cfg, new, request, model)
@@ -238,16 +224,14 @@ def _step(
         new = F.compact(state, cfg, on_compaction=model.sink)
         pm.compact()
         return new
-    new = F.apply_summary(
-        state, "summary so far", cfg, keep_last_rounds=n, on_compaction=model.sink
-    )
+    new = F.apply_summary(state, "summary so far", cfg, keep_last_rounds=n,
+                          on_compaction=model.sink)
     pm.apply_summary("summary so far", keep_last_rounds=n)
     return new
 
 
-def _check_prefix(
-    fmt: Fmt, cfg: PromptConfig, state: Any, request: dict[str, Any], model: Model
-) -> None:
+def _check_prefix(fmt: Fmt, cfg: PromptConfig, state: Any, request: dict[str, Any],
+                  model: Model) -> None:
     """Invariant 1: the last request's cacheable part is a prefix of this one."""
     keys = [b.key for b in fmt.adapter.flatten(request).blocks]
     if model.prev_prefix is not None and model.prev_prefix[0] == state["compactions"]:
@@ -259,21 +243,17 @@ def _check_prefix(
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(conf=configs, sequence=ops)
-def test_invariants_hold_over_random_operations(
-    conf: dict[str, Any], sequence: list[tuple[str, int]]
-) -> None:
+def test_invariants_hold_over_random_operations(conf: dict[str, Any],
+                                                sequence: list[tuple[str, int]]) -> None:
     fmt = ALL_FORMATS[conf["fmt"]]
     model = Model()
     cfg = PromptConfig(
-        adapter=fmt.adapter,
-        static_system_prompt="You are helpful. " * 3,
+        adapter=fmt.adapter, static_system_prompt="You are helpful. " * 3,
         tools=[fmt.tool()] if conf["tools"] else [],
-        transition_mode=conf["transition_mode"],
-        dynamic_position=conf["dynamic_position"],
+        transition_mode=conf["transition_mode"], dynamic_position=conf["dynamic_position"],
         history_max_tokens=conf["history_max_tokens"],
         compaction_hook=COMPACTION_HOOKS[conf["compaction_hook"]],
-        transition_hook=TRANSITION_HOOKS[conf["transition_hook"]],
-        on_compaction=model.sink,
+        transition_hook=TRANSITION_HOOKS[conf["transition_hook"]], on_compaction=model.sink,
     )
     pm_cfg = cfg.replace(on_compaction=None)
     state = new_state()
@@ -301,11 +281,8 @@ def test_invariants_hold_over_random_operations(
 def _check_nothing_lost(state: Any, model: Model, cfg: PromptConfig) -> None:
     """Invariant 2 (exact order when no hook rewrites, as multisets otherwise)."""
     held = [*state["committed"], *state["recent"]]
-    if (
-        cfg.compaction_hook is None
-        and cfg.transition_hook in (None, _bad_transition)
-        and not (model.added)
-    ):
+    if cfg.compaction_hook is None and cfg.transition_hook in (None, _bad_transition) and not (
+            model.added):
         assert model.removed + held == model.appended
         return
     have = Counter(map(_key, model.removed + held))

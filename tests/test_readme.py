@@ -21,16 +21,9 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 def test_readme_has_the_examples_we_promise() -> None:
     text = README.read_text()
-    for needle in (
-        "uv run python -m stableprefix.benchmark",
-        "uv run pytest",
-        "PromptManager(",
-        "functional as F",
-        "anthropic.Anthropic()",
-        "client.responses.create",
-        "genai.Client()",
-        "TransformersAdapter",
-    ):
+    for needle in ("uv run python -m stableprefix.benchmark", "uv run pytest",
+                   "PromptManager(", "functional as F", "anthropic.Anthropic()",
+                   "client.responses.create", "genai.Client()", "TransformersAdapter"):
         assert needle in text, f"README lost its {needle!r} example"
     assert len(BLOCKS) >= 7
 
@@ -47,10 +40,10 @@ def provider_env(monkeypatch: pytest.MonkeyPatch) -> Any:
         yield server
 
 
-@pytest.mark.parametrize("index", range(len(BLOCKS)), ids=[f"block{i}" for i in range(len(BLOCKS))])
-def test_readme_example_runs(
-    index: int, provider_env: FakeServer, request: pytest.FixtureRequest
-) -> None:
+@pytest.mark.parametrize("index", range(len(BLOCKS)),
+                         ids=[f"block{i}" for i in range(len(BLOCKS))])
+def test_readme_example_runs(index: int, provider_env: FakeServer,
+                             request: pytest.FixtureRequest) -> None:
     namespace: dict[str, Any] = {"__name__": f"readme_block_{index}"}
     if "STABLEPREFIX_STORE" in BLOCKS[index] or "stores.from_url()" in BLOCKS[index]:
         redis_url = request.getfixturevalue("redis_url")  # the real loopback redis-server

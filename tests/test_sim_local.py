@@ -202,10 +202,8 @@ def test_llamacpp_slot_keeps_the_generated_tokens_but_the_last() -> None:
     from stableprefix.sim import LlamaCppCache
 
     def req(*ids: int) -> FlatRequest:
-        return FlatRequest(
-            provider="local",
-            blocks=(CacheBlock(key="p", tokens=len(ids), kind="text", role="user", token_ids=ids),),
-        )
+        return FlatRequest(provider="local", blocks=(
+            CacheBlock(key="p", tokens=len(ids), kind="text", role="user", token_ids=ids),))
 
     cache = LlamaCppCache()
     cache.process(req(1, 2, 3, 4), now=0, output_tokens=3, output_token_ids=[7, 8, 9])

@@ -15,17 +15,9 @@ from stableprefix.functional import append_messages
 
 def _conversation(fmt: Fmt) -> dict[str, Any]:
     cfg = config_for(fmt, transition_mode="agent_cycle")
-    return append_messages(
-        new_state(),
-        [
-            fmt.user("Weather in Oslo?"),
-            fmt.call("c1"),
-            *fmt.results("c1"),
-            fmt.assistant("Rain, 7°C."),
-            fmt.user("And tomorrow?"),
-        ],
-        cfg,
-    )
+    return append_messages(new_state(), [fmt.user("Weather in Oslo?"), fmt.call("c1"),
+                                         *fmt.results("c1"), fmt.assistant("Rain, 7°C."),
+                                         fmt.user("And tomorrow?")], cfg)
 
 
 @pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
@@ -84,11 +76,8 @@ BAD_STATES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("path", "value", "where", "words"),
-    BAD_STATES,
-    ids=[f"{p}={v!r}"[:40] for p, v, _, _ in BAD_STATES],
-)
+@pytest.mark.parametrize(("path", "value", "where", "words"), BAD_STATES,
+                         ids=[f"{p}={v!r}"[:40] for p, v, _, _ in BAD_STATES])
 def test_bad_state_names_the_field(path: str, value: Any, where: str, words: str) -> None:
     with pytest.raises(InvalidStateError) as info:
         loads(_mutated(path, value))
@@ -96,7 +85,8 @@ def test_bad_state_names_the_field(path: str, value: Any, where: str, words: str
     assert words in str(info.value)
 
 
-@pytest.mark.parametrize("text", ["", "{", "[]", "null", '"x"', "NaN", '{"version": 1, "x": NaN}'])
+@pytest.mark.parametrize("text", ["", "{", "[]", "null", '"x"', "NaN",
+                                  '{"version": 1, "x": NaN}'])
 def test_malformed_json_is_an_invalid_state(text: str) -> None:
     with pytest.raises(InvalidStateError):
         loads(text)

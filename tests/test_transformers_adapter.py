@@ -46,7 +46,6 @@ from stableprefix.sim import LlamaCppCache
 
 Message = dict[str, Any]
 
-
 @pytest.fixture(scope="session")
 def adapter(tok: Any) -> TransformersAdapter:
     return TransformersAdapter(tok)

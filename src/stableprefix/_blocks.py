@@ -9,17 +9,65 @@ is a hash of its canonical bytes *and of its position in the role
 structure*, so two requests share a prefix exactly as far as their keys agree.
 When exact token ids are known (a local engine's tokenizer), they ride along
 so token-level caches can be simulated exactly.
+
+What an adapter puts where (all fields beyond key/tokens/kind/role are
+optional, so older adapters keep working):
+
+- ``CacheBlock.cache_ttl``: the block ends an explicit cache marker. Anthropic
+  ``cache_control`` -> ``"5m"``/``"1h"``; OpenAI GPT-5.6+
+  ``prompt_cache_breakpoint`` -> ``"30m"`` (or its own ``ttl``, ``"12h"``).
+- ``CacheBlock.message_end``: False on every block of a message but its last
+  (an adapter that emits one block per message leaves the default). OpenAI's
+  lookups consider message endings.
+- ``FlatRequest.cache_mode``: OpenAI ``prompt_cache_options.mode``
+  (``"implicit"``, the default, or ``"explicit"``).
+- ``FlatRequest.auto_cache_ttl``: Anthropic's top-level ``cache_control``
+  (automatic caching): ``"5m"`` or ``"1h"``.
+- ``FlatRequest.settings``: fingerprints of request settings the provider's
+  cache depends on, as ``(scope, fingerprint)`` pairs. The scope says from
+  where on a change invalidates the prefix: ``"tools"`` (the whole prompt,
+  e.g. OpenAI ``tool_choice``/``text.format``/``reasoning.effort``/
+  ``parallel_tool_calls``), ``"system"`` (from the system prompt on, e.g.
+  Anthropic's speed setting or web-search/citations toggles) or
+  ``"messages"`` (from the first message on, e.g. Anthropic ``tool_choice``,
+  thinking parameters, effort). Use ``settings_fingerprint`` to build one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-__all__ = ["CacheBlock", "FlatRequest"]
+__all__ = ["CacheBlock", "FlatRequest", "settings_fingerprint"]
 
-# Anthropic cache_control TTLs, then OpenAI prompt_cache_breakpoint TTLs.
 _TTLS = (None, "5m", "1h", "30m", "12h")
+SETTING_SCOPES = ("tools", "system", "messages")
 _MODES = (None, "implicit", "explicit")
+
+
+def settings_fingerprint(settings: Mapping[str, Any]) -> str:
+    """A short stable hash of request settings (key order does not matter).
+
+    Args:
+        settings: JSON-serialisable values, e.g. ``{"tool_choice": "auto"}``.
+
+    Returns:
+        A hex digest; equal settings give equal digests.
+
+    Raises:
+        TypeError: a value cannot be serialised as JSON.
+
+    >>> settings_fingerprint({"a": 1, "b": 2}) == settings_fingerprint({"b": 2, "a": 1})
+    True
+    """
+    try:
+        text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"settings must be JSON-serialisable: {exc}") from exc
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,10 +81,11 @@ class CacheBlock:
             ``"tool_result"``, ``"image"``, ``"thinking"`` or ``"other"``.
         role: the role of the message holding it (``"tools"`` and
             ``"system"`` for the static part).
-        cache_ttl: the TTL of the explicit cache marker the block carries,
-            else ``None``: ``"5m"`` or ``"1h"`` for Anthropic ``cache_control``,
-            ``"30m"`` or ``"12h"`` for an OpenAI ``prompt_cache_breakpoint``.
+        cache_ttl: set when an explicit cache marker ends at this block:
+            Anthropic ``cache_control`` (``"5m"``/``"1h"``) or OpenAI
+            ``prompt_cache_breakpoint`` (``"30m"``/``"12h"``); else ``None``.
         token_ids: exact token ids when a real tokenizer produced them.
+        message_end: whether the block is the last one of its message.
 
     >>> CacheBlock(key="ab", tokens=12, kind="text", role="user").cache_ttl is None
     True
@@ -48,6 +97,7 @@ class CacheBlock:
     role: str
     cache_ttl: str | None = None
     token_ids: tuple[int, ...] | None = None
+    message_end: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.key, str) or not self.key:
@@ -56,7 +106,8 @@ class CacheBlock:
             raise ValueError(f"CacheBlock.tokens must be an int >= 0, got {self.tokens!r}")
         if self.cache_ttl not in _TTLS:
             raise ValueError(
-                f"CacheBlock.cache_ttl must be one of {_TTLS}, got {self.cache_ttl!r}"
+                "CacheBlock.cache_ttl must be None, '5m', '1h', '30m' or '12h', "
+                f"got {self.cache_ttl!r}"
             )
         if self.token_ids is not None and len(self.token_ids) != self.tokens:
             raise ValueError(
@@ -77,6 +128,11 @@ class FlatRequest:
             sets it: ``"implicit"`` (the service adds a breakpoint at the
             latest user or tool message) or ``"explicit"`` (only the blocks'
             own breakpoints); ``None`` leaves the provider default (implicit).
+        auto_cache_ttl: Anthropic's top-level ``cache_control`` TTL
+            (``"5m"``/``"1h"``) when the request uses automatic caching.
+        settings: ``(scope, fingerprint)`` pairs of the request settings the
+            cache depends on; scope is ``"tools"``, ``"system"`` or
+            ``"messages"`` (see the module docstring).
 
     >>> r = FlatRequest(provider="openai", blocks=(
     ...     CacheBlock(key="s", tokens=10, kind="system", role="system"),))
@@ -88,12 +144,31 @@ class FlatRequest:
     blocks: tuple[CacheBlock, ...] = field(default_factory=tuple)
     routing_key: str | None = None
     cache_mode: str | None = None
+    auto_cache_ttl: str | None = None
+    settings: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.cache_mode not in _MODES:
             raise ValueError(
-                f"FlatRequest.cache_mode must be one of {_MODES}, got {self.cache_mode!r}"
+                f"FlatRequest.cache_mode must be None, 'implicit' or 'explicit', "
+                f"got {self.cache_mode!r}"
             )
+        if self.auto_cache_ttl not in (None, "5m", "1h"):
+            raise ValueError(
+                "FlatRequest.auto_cache_ttl must be None, '5m' or '1h', "
+                f"got {self.auto_cache_ttl!r}"
+            )
+        for pair in self.settings:
+            if (
+                not isinstance(pair, tuple)
+                or len(pair) != 2
+                or pair[0] not in SETTING_SCOPES
+                or not isinstance(pair[1], str)
+            ):
+                raise ValueError(
+                    "FlatRequest.settings must hold (scope, fingerprint) pairs with scope "
+                    f"'tools', 'system' or 'messages', got {pair!r}"
+                )
 
     @property
     def total_tokens(self) -> int:

@@ -6,14 +6,18 @@ per request, the same type adapters parse from real responses, so a
 simulated run and a live run are read alike. Models are pure: no clock, no
 I/O, no randomness; time is the ``now`` you pass.
 
-=================  ===========================================================
-``AnthropicCache``  explicit ``cache_control`` markers, 20-block lookback, TTLs
-``OpenAICache``     automatic, 1024-token minimum, 128-token steps, routing
-``GeminiCache``     implicit prefix caching above a per-model minimum
-``VLLMCache``       16-token blocks with chained hashes, LRU
-``RadixCache``      token-level radix tree (the ideal; an upper bound), LRU
-``LlamaCppCache``   llama.cpp server: slots, slot choice, the RAM prompt cache
-=================  ===========================================================
+=========================  ===================================================
+``AnthropicCache``         ``cache_control`` markers (explicit or automatic),
+                           20-block lookback, TTLs
+``OpenAIBreakpointCache``  GPT-5.6 and later: exact prefixes at breakpoints
+``OpenAICache``            OpenAI before GPT-5.6: any prefix, 128-token steps
+``GeminiCache``            implicit prefix caching above a per-model minimum
+``VLLMCache``              16-token blocks with chained hashes, LRU
+``RadixCache``             token-level radix tree (the ideal; an upper bound)
+``LlamaCppCache``          llama.cpp server: slots, slot choice, RAM cache
+=========================  ===================================================
+
+``cache_for_model(model)`` picks the right one from the model registry.
 
 >>> from stableprefix import PromptConfig, PromptManager, OpenAIAdapter
 >>> from stableprefix.sim import OpenAICache, simulate
@@ -30,6 +34,7 @@ I/O, no randomness; time is the ``now`` you pass.
 from ._anthropic import AnthropicCache
 from ._automatic import GeminiCache, OpenAICache
 from ._base import CacheModel, CacheRuleError, TimedRequest, simulate
+from ._breakpoints import OpenAIBreakpointCache
 from ._factory import cache_for_model
 from ._local import LlamaCppCache, RadixCache, VLLMCache
 
@@ -39,6 +44,7 @@ __all__ = [
     "CacheRuleError",
     "GeminiCache",
     "LlamaCppCache",
+    "OpenAIBreakpointCache",
     "OpenAICache",
     "RadixCache",
     "TimedRequest",

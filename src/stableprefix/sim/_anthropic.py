@@ -18,20 +18,45 @@ to the last marker that could be cached, ``input_tokens`` is the rest. A
 prefix shorter than the model's minimum is silently not cached. Entries
 live 5 minutes or 1 hour from the request that wrote or last read them.
 
+Automatic caching (a top-level ``cache_control``, ``FlatRequest.auto_cache_ttl``)
+is the same machinery with one marker the API places itself: on the last
+cacheable block, walking back past blocks that cannot carry one (thinking
+blocks, empty blocks). It takes one of the four marker slots; a no-op when
+that block already carries a marker with the same TTL, an error (HTTP 400)
+when its TTL differs or when four explicit markers are already present.
+
+A new entry becomes readable only once the response of the request that
+wrote it begins ("a cache entry only becomes available after the first
+response begins"): pass ``response_delay`` and requests sent before then
+miss and write the prefix themselves. Request settings that invalidate the
+cache (``FlatRequest.settings``) are folded into the prefix identity.
+
 Prefixes are identified by interning ``(previous prefix id, block key)``
 pairs, so the whole prefix is never rehashed and ids are exact.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .._blocks import CacheBlock, FlatRequest
 from .._usage import CacheUsage
-from ._base import CacheRuleError, Clock, ModelTable, check_count, model_rules, resolve_minimum
+from ._base import (
+    CacheRuleError,
+    Clock,
+    ModelTable,
+    check_count,
+    check_delay,
+    model_rules,
+    resolve_minimum,
+    settled_blocks,
+)
 
 __all__ = ["AnthropicCache"]
 
 _TTL_SECONDS = {"5m": 300.0, "1h": 3600.0}
 _RUN_KINDS = ("tool_use", "tool_result")
+_NO_MARKER_KINDS = ("thinking",)  # blocks that cannot carry cache_control
 
 
 def _positions(blocks: tuple[CacheBlock, ...], upto: int, collapse: bool) -> list[int]:
@@ -47,6 +72,38 @@ def _positions(blocks: tuple[CacheBlock, ...], upto: int, collapse: bool) -> lis
     return pos
 
 
+def _with_automatic(blocks: tuple[CacheBlock, ...], ttl: str, limit: int) -> tuple[CacheBlock, ...]:
+    """Place the automatic marker on the last block that can carry one."""
+    target = next(
+        (
+            i
+            for i in range(len(blocks) - 1, -1, -1)
+            if blocks[i].tokens > 0 and blocks[i].kind not in _NO_MARKER_KINDS
+        ),
+        None,
+    )
+    if target is None:
+        return blocks
+    existing = blocks[target].cache_ttl
+    if existing == ttl:
+        return blocks  # "a no-op if the last block already carries the same TTL"
+    if existing is not None:
+        raise CacheRuleError(
+            f"the top-level cache_control (ttl {ttl}) lands on block {target}, which already "
+            f"has a {existing} marker; use one TTL or drop one of them",
+            rule="auto_ttl_conflict",
+        )
+    explicit = sum(1 for b in blocks if b.cache_ttl is not None)
+    if explicit >= limit:
+        raise CacheRuleError(
+            f"{explicit} explicit cache markers plus the top-level cache_control exceed the "
+            f"{limit} breakpoint slots; drop one marker or the automatic one",
+            rule="max_markers",
+        )
+    marked = replace(blocks[target], cache_ttl=ttl)
+    return (*blocks[:target], marked, *blocks[target + 1 :])
+
+
 def _check_markers(blocks: tuple[CacheBlock, ...], limit: int) -> list[int]:
     marks = [i for i, b in enumerate(blocks) if b.cache_ttl is not None]
     if len(marks) > limit:
@@ -57,7 +114,13 @@ def _check_markers(blocks: tuple[CacheBlock, ...], limit: int) -> list[int]:
         )
     seen_5m = False
     for i in marks:
-        if blocks[i].cache_ttl == "5m":
+        ttl = blocks[i].cache_ttl
+        if ttl not in _TTL_SECONDS:
+            raise CacheRuleError(
+                f"block {i} has cache ttl {ttl!r}; Anthropic accepts '5m' or '1h'",
+                rule="ttl",
+            )
+        if ttl == "5m":
             seen_5m = True
         elif seen_5m:
             raise CacheRuleError(
@@ -121,8 +184,8 @@ class AnthropicCache:
         >>> AnthropicCache().reset()
         """
         self._ids: dict[tuple[int, str], int] = {}
-        # prefix id -> (expiry time, TTL in seconds)
-        self._entries: dict[int, tuple[float, float]] = {}
+        # prefix id -> (expiry time, TTL in seconds, time it becomes readable)
+        self._entries: dict[int, tuple[float, float, float]] = {}
         self._clock = Clock()
 
     def _prefix_ids(self, blocks: tuple[CacheBlock, ...], upto: int) -> list[int]:
@@ -144,7 +207,7 @@ class AnthropicCache:
         if now > entry[0]:
             del self._entries[pid]
             return False
-        return True
+        return entry[2] <= now
 
     def _lookup(self, mark: int, ids: list[int], pos: list[int], now: float) -> int:
         """The longest live entry within the lookback of ``mark`` (-1: none)."""
@@ -155,20 +218,32 @@ class AnthropicCache:
             j -= 1
         return -1
 
-    def process(self, request: FlatRequest, *, now: float, output_tokens: int = 0) -> CacheUsage:
+    def process(
+        self,
+        request: FlatRequest,
+        *,
+        now: float,
+        output_tokens: int = 0,
+        response_delay: float = 0.0,
+    ) -> CacheUsage:
         """Predict the usage of ``request`` and update the cache entries.
 
         Args:
-            request: the flattened request, markers in ``cache_ttl``.
+            request: the flattened request, markers in ``cache_ttl``, an
+                automatic marker in ``auto_cache_ttl``.
             now: the time it is sent, in seconds (non-decreasing).
             output_tokens: generated tokens, copied into the usage.
+            response_delay: seconds until its response begins; what it
+                writes is readable from then on (0: at once).
 
         Returns:
             The predicted usage, as the response's ``usage`` would say.
 
         Raises:
-            CacheRuleError: more than ``max_markers`` markers, or a 1h
-                marker after a 5m one (the API answers 400).
+            CacheRuleError: more than ``max_markers`` markers (automatic one
+                included), a 1h marker after a 5m one, a TTL Anthropic does
+                not accept, or an automatic marker that conflicts with an
+                explicit one (the API answers 400).
             TypeError: an argument has the wrong type.
             ValueError: time runs backwards.
 
@@ -177,7 +252,10 @@ class AnthropicCache:
         0
         """
         t = self._clock.advance(request, now, output_tokens)
-        blocks = request.blocks
+        ready = t + check_delay(response_delay)
+        blocks = settled_blocks(request)
+        if request.auto_cache_ttl is not None:
+            blocks = _with_automatic(blocks, request.auto_cache_ttl, self.max_markers)
         total = request.total_tokens
         marks = _check_markers(blocks, self.max_markers)
         if not marks:
@@ -195,8 +273,8 @@ class AnthropicCache:
         read = cum[read_at] if read_at >= 0 else 0
         for j in hits:
             if j >= 0:  # a read refreshes the entry's lifetime
-                ttl = self._entries[ids[j]][1]
-                self._entries[ids[j]] = (t + ttl, ttl)
+                _, ttl, since = self._entries[ids[j]]
+                self._entries[ids[j]] = (t + ttl, ttl, since)
         write = write_1h = 0
         for m in marks:
             if cum[m] < self.min_tokens:
@@ -206,8 +284,10 @@ class AnthropicCache:
             old = self._entries.get(ids[m])
             if old is not None and old[0] < t:
                 old = None
-            if old is None or old[0] < t + ttl:
-                self._entries[ids[m]] = (t + ttl, max(ttl, old[1] if old else 0.0))
+            if old is None:
+                self._entries[ids[m]] = (t + ttl, ttl, ready)
+            elif old[0] < t + ttl:  # a pending entry keeps its earlier ready time
+                self._entries[ids[m]] = (t + ttl, max(ttl, old[1]), old[2])
             write = max(write, cum[m] - read)
             if ttl_name == "1h":
                 write_1h = max(write_1h, cum[m] - read)

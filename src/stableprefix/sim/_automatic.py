@@ -18,18 +18,34 @@ the common prefix counts when it reaches the model's minimum.
 
 Both use ``TokenTrie`` with a time-to-live, so a request is matched token
 by token when its blocks carry ``token_ids`` and block by block otherwise.
+What a request adds becomes readable when its response begins
+(``response_delay``); until then its insert waits in a queue, so requests
+sent in parallel on a cold prefix all miss. Request settings the cache
+depends on (``FlatRequest.settings``) are folded into the prefix.
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
+from itertools import count
 
 from .._blocks import FlatRequest
 from .._usage import CacheUsage
-from ._base import Clock, ModelTable, check_count, check_positive, model_rules, resolve_minimum
-from ._trie import Seg, TokenTrie, segments
+from ._base import (
+    Clock,
+    ModelTable,
+    check_count,
+    check_delay,
+    check_positive,
+    model_rules,
+    resolve_minimum,
+    settled_blocks,
+)
+from ._trie import Match, Seg, TokenTrie, segments
 
 __all__ = ["GeminiCache", "OpenAICache"]
 
@@ -39,6 +55,37 @@ __all__ = ["GeminiCache", "OpenAICache"]
 # the typical 30 minutes, not the 24-hour maximum.
 _RETENTION = {"in_memory": 300.0, "24h": 1800.0}
 _WINDOW = 60.0  # seconds over which the overflow rate is counted
+
+
+class _Deferred:
+    """Inserts that become visible when their request's response begins."""
+
+    __slots__ = ("_heap", "_seq")
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, TokenTrie, list[Seg]]] = []
+        self._seq = count()
+
+    def flush(self, now: float) -> None:
+        """Apply every insert due by ``now``, in the order they became due."""
+        heap = self._heap
+        while heap and heap[0][0] <= now:
+            ready, _, trie, segs = heapq.heappop(heap)
+            trie.insert(segs, trie.match(segs, ready), ready)
+
+    def add(self, trie: TokenTrie, segs: list[Seg], m: Match, now: float, ready: float) -> None:
+        """Insert now, or (refreshing what was read) once ``ready`` comes."""
+        if ready <= now:
+            trie.insert(segs, m, now)
+            return
+        trie.touch(m, now)
+        heapq.heappush(self._heap, (ready, next(self._seq), trie, segs))
+
+
+def _segments(request: FlatRequest) -> list[Seg]:
+    if not request.settings:
+        return segments(request)
+    return segments(replace(request, blocks=settled_blocks(request)))
 
 
 def _route_digest(segs: Sequence[Seg], limit: int) -> str:
@@ -150,6 +197,7 @@ class OpenAICache:
         """
         self._caches: dict[object, TokenTrie] = {}
         self._recent: dict[tuple[str, str | None], deque[float]] = {}
+        self._deferred = _Deferred()
         self._clock = Clock()
 
     def _machine(self, segs: Sequence[Seg], key: str | None, now: float) -> object:
@@ -166,7 +214,14 @@ class OpenAICache:
         seed = hashlib.blake2b(f"{digest}|{key}".encode(), digest_size=8).digest()
         return (int.from_bytes(seed, "big") + spill) % self.machines
 
-    def process(self, request: FlatRequest, *, now: float, output_tokens: int = 0) -> CacheUsage:
+    def process(
+        self,
+        request: FlatRequest,
+        *,
+        now: float,
+        output_tokens: int = 0,
+        response_delay: float = 0.0,
+    ) -> CacheUsage:
         """Predict ``cached_tokens`` for ``request`` and update the cache.
 
         Args:
@@ -174,6 +229,8 @@ class OpenAICache:
                 ``prompt_cache_key``.
             now: the time it is sent, in seconds (non-decreasing).
             output_tokens: generated tokens, copied into the usage.
+            response_delay: seconds until its response begins; what it
+                adds to the cache is readable from then on (0: at once).
 
         Returns:
             The predicted usage: reads in 128-token steps, no writes unless
@@ -188,7 +245,9 @@ class OpenAICache:
         0
         """
         t = self._clock.advance(request, now, output_tokens)
-        segs = segments(request)
+        ready = t + check_delay(response_delay)
+        self._deferred.flush(t)
+        segs = _segments(request)
         total = request.total_tokens
         machine = self._machine(segs, request.routing_key, t)
         trie = self._caches.get(machine)
@@ -200,7 +259,7 @@ class OpenAICache:
         hit = m.tokens // self.step * self.step
         if hit < self.min_tokens:
             hit = 0
-        trie.insert(segs, m, t)
+        self._deferred.add(trie, segs, m, t, ready)
         write = total - hit if self.reports_writes else 0
         return CacheUsage(
             cache_read_tokens=hit,
@@ -264,15 +323,25 @@ class GeminiCache:
         >>> GeminiCache().reset()
         """
         self._trie = TokenTrie(ttl=self.idle_ttl)
+        self._deferred = _Deferred()
         self._clock = Clock()
 
-    def process(self, request: FlatRequest, *, now: float, output_tokens: int = 0) -> CacheUsage:
+    def process(
+        self,
+        request: FlatRequest,
+        *,
+        now: float,
+        output_tokens: int = 0,
+        response_delay: float = 0.0,
+    ) -> CacheUsage:
         """Predict ``cached_content_token_count`` and update the cache.
 
         Args:
             request: the flattened request.
             now: the time it is sent, in seconds (non-decreasing).
             output_tokens: generated tokens, copied into the usage.
+            response_delay: seconds until its response begins; what it
+                adds to the cache is readable from then on (0: at once).
 
         Returns:
             The predicted usage.
@@ -286,13 +355,15 @@ class GeminiCache:
         0
         """
         t = self._clock.advance(request, now, output_tokens)
+        ready = t + check_delay(response_delay)
+        self._deferred.flush(t)
         total = request.total_tokens
         if total < self.min_tokens:
             return CacheUsage(uncached_input_tokens=total, output_tokens=output_tokens)
-        segs = segments(request)
+        segs = _segments(request)
         m = self._trie.match(segs, t)
         hit = m.tokens if m.tokens >= self.min_tokens else 0
-        self._trie.insert(segs, m, t)
+        self._deferred.add(self._trie, segs, m, t, ready)
         return CacheUsage(
             cache_read_tokens=hit, uncached_input_tokens=total - hit, output_tokens=output_tokens
         )

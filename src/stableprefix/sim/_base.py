@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
-from .._blocks import FlatRequest
+from .._blocks import CacheBlock, FlatRequest
 from .._errors import StablePrefixError
 from .._usage import CacheUsage
 from ..models import ModelInfo, get_model
@@ -14,8 +15,15 @@ from ..pricing import ModelPrices, get_prices
 
 __all__ = ["CacheModel", "CacheRuleError", "TimedRequest", "simulate"]
 
-#: ``(request, now)`` or ``(request, now, output_tokens)``.
-TimedRequest = tuple[FlatRequest, float] | tuple[FlatRequest, float, int]
+#: ``(request, now)``, ``(request, now, output_tokens)`` or
+#: ``(request, now, output_tokens, response_delay)``: ``response_delay`` is
+#: the seconds from sending the request to the first byte of its response,
+#: when the provider makes what the request wrote readable (hosted models).
+TimedRequest = (
+    tuple[FlatRequest, float]
+    | tuple[FlatRequest, float, int]
+    | tuple[FlatRequest, float, int, float]
+)
 
 
 class CacheRuleError(StablePrefixError, ValueError):
@@ -67,8 +75,12 @@ def simulate(model: CacheModel, requests: Iterable[TimedRequest]) -> list[CacheU
 
     Args:
         model: any ``CacheModel``.
-        requests: ``(request, now)`` or ``(request, now, output_tokens)``
-            tuples in time order.
+        requests: ``(request, now)``, ``(request, now, output_tokens)`` or
+            ``(request, now, output_tokens, response_delay)`` tuples in time
+            order. A ``response_delay`` (hosted models only) makes what the
+            request writes readable only that many seconds after ``now``,
+            when its response begins: requests sent in parallel on a cold
+            prefix then all write it, as the providers document.
 
     Returns:
         One ``CacheUsage`` per request, in order.
@@ -87,13 +99,20 @@ def simulate(model: CacheModel, requests: Iterable[TimedRequest]) -> list[CacheU
     """
     out: list[CacheUsage] = []
     for item in requests:
-        if not isinstance(item, tuple) or len(item) not in (2, 3):
+        if not isinstance(item, tuple) or len(item) not in (2, 3, 4):
             raise TypeError(
-                "simulate() takes (request, now) or (request, now, output_tokens) tuples, "
-                f"got {item!r:.80}"
+                "simulate() takes (request, now), (request, now, output_tokens) or "
+                f"(request, now, output_tokens, response_delay) tuples, got {item!r:.80}"
             )
-        output = item[2] if len(item) == 3 else 0
-        out.append(model.process(item[0], now=item[1], output_tokens=output))
+        output = item[2] if len(item) >= 3 else 0
+        if len(item) == 4:
+            out.append(
+                model.process(  # type: ignore[call-arg]
+                    item[0], now=item[1], output_tokens=output, response_delay=item[3]
+                )
+            )
+        else:
+            out.append(model.process(item[0], now=item[1], output_tokens=output))
     return out
 
 
@@ -186,3 +205,56 @@ def check_count(name: str, value: object, *, allow_none: bool = True) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an int >= 1, got {value!r}")
+
+
+# Roles that do not start each scope: a setting's scope begins at the first
+# block whose role is not listed.
+_BEFORE_SCOPE: dict[str, tuple[str, ...]] = {
+    "tools": (),
+    "system": ("tools",),
+    "messages": ("tools", "system", "developer"),
+}
+
+
+def settled_blocks(request: FlatRequest) -> tuple[CacheBlock, ...]:
+    """The request's blocks with its settings folded into the prefix.
+
+    Each ``(scope, fingerprint)`` setting is mixed into the key of the first
+    block of its scope (the first block at all, the first non-tool block,
+    the first message block), so a changed setting changes the identity of
+    every prefix from there on, exactly as a changed byte would. That block
+    loses its ``token_ids``: a token-level model then cannot match into it.
+    """
+    if not request.settings:
+        return request.blocks
+    blocks = list(request.blocks)
+    mixes: dict[int, list[str]] = {}
+    for scope, fingerprint in request.settings:
+        skip = _BEFORE_SCOPE[scope]
+        start = next((i for i, b in enumerate(blocks) if b.role not in skip), None)
+        if start is not None:
+            mixes.setdefault(start, []).append(f"{scope}={fingerprint}")
+    for i, parts in mixes.items():
+        b = blocks[i]
+        digest = hashlib.sha256("|".join([b.key, *sorted(parts)]).encode()).hexdigest()
+        blocks[i] = CacheBlock(
+            key=digest,
+            tokens=b.tokens,
+            kind=b.kind,
+            role=b.role,
+            cache_ttl=b.cache_ttl,
+            message_end=b.message_end,
+        )
+    return tuple(blocks)
+
+
+def check_delay(response_delay: object) -> float:
+    """Validate the seconds from sending a request to its first response byte."""
+    if (
+        isinstance(response_delay, bool)
+        or not isinstance(response_delay, (int, float))
+        or not math.isfinite(response_delay)
+        or response_delay < 0
+    ):
+        raise ValueError(f"response_delay must be a finite number >= 0, got {response_delay!r}")
+    return float(response_delay)

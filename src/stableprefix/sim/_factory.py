@@ -7,6 +7,7 @@ from typing import Any
 from ._anthropic import AnthropicCache
 from ._automatic import GeminiCache, OpenAICache
 from ._base import CacheModel, ModelTable, model_rules
+from ._breakpoints import OpenAIBreakpointCache
 from ._local import RadixCache
 
 __all__ = ["cache_for_model"]
@@ -21,7 +22,8 @@ def cache_for_model(model: str, *, table: ModelTable | None = None, **options: A
         **options: passed to the cache model (e.g. ``machines=8``).
 
     Returns:
-        An ``AnthropicCache``, ``OpenAICache`` or ``GeminiCache`` for the
+        An ``AnthropicCache``, ``OpenAIBreakpointCache`` (GPT-5.6 and later),
+        ``OpenAICache`` (earlier OpenAI models) or ``GeminiCache`` for the
         model; a ``RadixCache`` for a ``"local"`` entry.
 
     Raises:
@@ -32,12 +34,16 @@ def cache_for_model(model: str, *, table: ModelTable | None = None, **options: A
     4096
     >>> type(cache_for_model("gpt-4.1", machines=4)).__name__
     'OpenAICache'
+    >>> type(cache_for_model("gpt-5.6-terra")).__name__
+    'OpenAIBreakpointCache'
     """
     info = model_rules(model, table, "local")
     assert info is not None
     provider = info.provider
     if provider == "anthropic":
         return AnthropicCache(model, table=table, **options)
+    if info.cache_semantics == "openai-breakpoints":
+        return OpenAIBreakpointCache(model, table=table, **options)
     if provider == "openai":
         return OpenAICache(model, table=table, **options)
     if provider == "gemini":

@@ -229,3 +229,23 @@ def test_wrong_argument_types() -> None:
         get_prices(5)  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         PRICES["gpt-5"].write_price("24h")
+
+
+def test_a_benchmark_run_prices_each_request_in_its_own_tier() -> None:
+    # Two 80k-token prompts on Claude Haiku 5.5 stay under its 100k tier even
+    # though together they exceed it: "Each turn is priced on its own".
+    from stableprefix.benchmark._score import score
+
+    u = CacheUsage(uncached_input_tokens=80_000)
+    run = score(
+        workload="w",
+        strategy="s",
+        provider="anthropic",
+        model="claude-haiku-5-5",
+        usages=[u, u],
+        ideal=[0, 0],
+        conversations=["c", "c"],
+        times=[0.0, 1.0],
+    )
+    assert run.cost == pytest.approx(2 * 80_000 * 0.10 / 1e6)
+    assert run.cost_uncached == pytest.approx(2 * 80_000 * 0.10 / 1e6)

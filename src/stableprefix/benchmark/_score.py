@@ -215,7 +215,10 @@ def score(
         usage=total,
         requests=len(usages),
         ideal_read=sum(ideal),
-        cost=None if prices is None else estimate_cost(total, prices),
-        cost_uncached=None if prices is None else estimate_uncached_cost(total, prices),
+        # Priced request by request: long-context tiers depend on each prompt.
+        cost=None if prices is None else sum(t.cost or 0.0 for t in turns),
+        cost_uncached=(
+            None if prices is None else sum(estimate_uncached_cost(u, prices) for u in usages)
+        ),
         turns=tuple(turns),
     )

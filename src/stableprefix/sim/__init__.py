@@ -31,6 +31,7 @@ I/O, no randomness; time is the ``now`` you pass.
 [False, True, True]
 """
 
+from .._blocks import settings_fingerprint
 from ._anthropic import AnthropicCache
 from ._automatic import GeminiCache, OpenAICache
 from ._base import CacheModel, CacheRuleError, TimedRequest, simulate
@@ -50,5 +51,6 @@ __all__ = [
     "TimedRequest",
     "VLLMCache",
     "cache_for_model",
+    "settings_fingerprint",
     "simulate",
 ]

@@ -126,3 +126,31 @@ def test_counter_translates_an_http_error(server: FakeServer) -> None:
     counter = LlamaCppServerCounter(server.url)
     with pytest.raises(TokenCounterError, match="/tokenize answered HTTP 404"):
         counter.count_text("hello")
+
+
+def test_live_run_scores_the_ideal_cache_on_the_servers_prompt_ids() -> None:
+    from stableprefix import CacheUsage
+    from stableprefix.benchmark._live import LIVE_PROVIDERS, live_run, live_wire
+    from stableprefix.benchmark._run import builtin_factories
+    from stableprefix.benchmark._workloads import build_workload
+
+    spec = LIVE_PROVIDERS["openai-compatible"]
+    sent: list[dict[str, object]] = []
+
+    def prompt_ids(request: dict[str, object]) -> list[int]:
+        sent.append(request)
+        return list(range(90 + 10 * len(sent)))  # each prompt extends the one before
+
+    run = live_run(
+        build_workload("clock-chat", turns=3),
+        "stableprefix",
+        builtin_factories(["stableprefix"])["stableprefix"],
+        provider=spec,
+        model="local",
+        wire=live_wire(spec, "local", engine="llama.cpp"),
+        send=lambda request: CacheUsage(uncached_input_tokens=100),
+        prompt_ids=prompt_ids,
+    )
+    # an ideal cache on those ids: nothing, then each earlier prompt whole
+    assert run.ideal_read == 0 + 100 + 110
+    assert len(sent) == 3 and all("prompt_cache_key" not in r for r in sent)

@@ -315,3 +315,36 @@ def test_breakpoint_and_automatic_layouts_are_never_busts(adapter, model):
         e = explain(prev, cur, adapter=adapter, model=model)
         assert e.verdict != "bust", e.text()
         assert not {"no_breakpoint", "marker_moved", "marker_missing"} & set(e.codes)
+
+
+def test_golden_responses_and_gemini_timestamp_numbers():
+    """gpt-5 $1.25 / $0.125 per MTok (OpenAI pricing); Gemini 2.5 Flash $0.30 input,
+    $0.03 cached, 2,048-token implicit minimum (Gemini API pricing and caching pages)."""
+    from stableprefix.adapters import GeminiAdapter
+
+    def responses(minute: str) -> dict:
+        return {"model": "gpt-5", "instructions": _timestamped(minute), "input": "Hi"}
+
+    e = explain(
+        responses("00"), responses("05"), adapter=OpenAIResponsesAdapter(token_counter=Words())
+    )
+    assert (e.divergence.path, e.divergence.token_offset) == ("$.instructions", 3)
+    assert (e.cached_before, e.reusable_tokens, e.reprefilled_tokens) == (1152, 0, 1152)
+    assert e.miss_cost_usd == pytest.approx(1152 * (1.25 - 0.125) / 1e6)
+
+    def gemini(minute: str) -> dict:
+        text = f"Current time: 2026-12-01T10:{minute}:00Z\n" + "word " * 2500
+        return {
+            "model": "gemini-2.5-flash",
+            "config": {"system_instruction": text},
+            "contents": [{"role": "user", "parts": [{"text": "Hi"}]}],
+        }
+
+    g = explain(gemini("00"), gemini("05"), adapter=GeminiAdapter(token_counter=Words()))
+    assert (g.divergence.path, g.divergence.token_offset) == (
+        "$.config.system_instruction.parts[0]",
+        3,
+    )
+    assert (g.cached_before, g.reusable_tokens, g.reprefilled_tokens) == (2504, 0, 2504)
+    assert g.miss_cost_usd == pytest.approx(2504 * (0.30 - 0.03) / 1e6)
+    assert g.cause == "volatile_value"

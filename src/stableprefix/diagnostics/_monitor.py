@@ -32,7 +32,12 @@ __all__ = ["CacheBustEvent", "CacheBustWarning", "CacheMonitor", "MonitorStats"]
 
 
 class CacheBustWarning(UserWarning):
-    """Issued by ``CacheMonitor(warn=True)`` when a request busts the cache."""
+    """Issued by ``CacheMonitor(warn=True)`` when a request busts the cache.
+
+    >>> import warnings
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error", CacheBustWarning)  # fail a test run on a bust
+    """
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -74,6 +79,9 @@ class MonitorStats:
         lost_usd: cost of cached tokens re-prefilled because of busts.
         by_cause: busts per main cause code.
         agreements: reconciliations with the provider's diagnostics, per verdict.
+
+    >>> MonitorStats(expected_read=1000, observed_read=250).read_ratio
+    0.25
     """
 
     requests: int = 0
@@ -145,6 +153,12 @@ class CacheMonitor:
 
         Raises:
             TypeError: ``manager`` has no ``config``/``state``.
+
+        >>> from stableprefix import AnthropicAdapter, PromptConfig, PromptManager
+        >>> mon = CacheMonitor("openai")
+        >>> mon.attach(PromptManager(PromptConfig(adapter=AnthropicAdapter())))
+        >>> mon.prepare({"messages": []})
+        {'messages': [], 'diagnostics': {'previous_message_id': None}}
         """
         config = getattr(manager, "config", None)
         if config is None or not hasattr(manager, "state"):
@@ -160,6 +174,15 @@ class CacheMonitor:
         ``diagnostics.previous_message_id``, OpenAI Responses
         ``prompt_cache_options.comparison_response_id``); other formats get
         the request back unchanged.
+
+        Args:
+            request: the request about to be sent.
+
+        Returns:
+            A new dict.
+
+        >>> CacheMonitor("gemini").prepare({"contents": []})
+        {'contents': []}
         """
         if self._adapter.name not in ("anthropic", "openai_responses"):
             return dict(request)
@@ -206,6 +229,13 @@ class CacheMonitor:
         Raises:
             DiagnosticsError: the request is malformed for the wire format.
             UsageError: the response's usage cannot be read.
+
+        >>> mon = CacheMonitor("openai", model="gpt-5")
+        >>> req = {"messages": [{"role": "user", "content": "Hi"}]}
+        >>> usage = {"usage": {"prompt_tokens": 5, "completion_tokens": 1,
+        ...                    "prompt_tokens_details": {"cached_tokens": 0}}}
+        >>> mon.observe(req, usage, sent_at=0.0) is None, mon.stats.requests
+        (True, 1)
         """
         seg = segment_request(request, self._adapter)
         name = self._model_of(seg)

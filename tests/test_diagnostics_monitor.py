@@ -180,3 +180,22 @@ def test_bad_arguments():
         CacheMonitor("anthropic", tolerance=-1)
     with pytest.raises(TypeError, match="PromptManager"):
         CacheMonitor("anthropic").attach(object())
+
+
+def test_the_manager_supplies_the_previous_response_id(server):
+    client = anthropic.Anthropic(api_key="k", base_url=server.url, max_retries=0)
+    pm = PromptManager(PromptConfig(adapter=AnthropicAdapter(), static_system_prompt="Be brief."))
+    mon = CacheMonitor("anthropic")
+    mon.attach(pm)
+    assert pm.last_response_id is None
+    for turn in range(2):
+        pm.append({"role": "user", "content": f"Question {turn}"})
+        request = mon.prepare(
+            {"model": "claude-sonnet-4-6", "max_tokens": 64, **pm.build_request()}
+        )
+        response = client.messages.create(**request)
+        pm.append(response)  # an SDK Message: the manager keeps its id
+        mon.observe(request, response, sent_at=float(turn))
+    assert pm.last_response_id == "msg_1"
+    sent = [body["diagnostics"] for body in server.bodies("anthropic")]
+    assert sent == [{"previous_message_id": None}, {"previous_message_id": "msg_0"}]

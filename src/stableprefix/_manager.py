@@ -15,7 +15,7 @@ serialises all of it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from . import _apply as A
@@ -89,6 +89,7 @@ class PromptManager:
         self._lock = threading.RLock()
         self._state: State = new_state() if state is None else _adopt(state, config)
         self._unhashed = 0  # committed messages not yet folded into history_hash
+        self._last_response_id: str | None = None
 
     def _settled(self) -> State:
         """The state with ``history_hash`` brought up to date (call under the lock)."""
@@ -191,6 +192,9 @@ class PromptManager:
                 self._state = F.append_messages(self._settled(), [message], self._config)
             else:
                 self._apply_fast(ready)
+            rid = None if isinstance(message, Mapping) else getattr(message, "id", None)
+            if isinstance(rid, str):
+                self._last_response_id = rid
 
     def extend(self, messages: Iterable[Any]) -> None:
         """Append several messages: all of them, or none on error.
@@ -304,6 +308,19 @@ class PromptManager:
     def recent_tokens(self) -> int:
         """Tokens of the turn in progress."""
         return self._state["recent_tokens"]
+
+    @property
+    def last_response_id(self) -> str | None:
+        """The ``id`` of the last SDK response object appended (``None`` before one).
+
+        What the providers' cache diagnostics compare against (see
+        ``stableprefix.diagnostics.CacheMonitor.prepare``); not persisted.
+
+        >>> from stableprefix import PromptConfig
+        >>> PromptManager(PromptConfig()).last_response_id is None
+        True
+        """
+        return self._last_response_id
 
     @property
     def fingerprint(self) -> str:

@@ -170,7 +170,8 @@ class CacheMonitor:
     def prepare(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """``request`` with the provider's cache diagnostics asked for (a copy).
 
-        Fills in the id of the last response observed (Anthropic
+        Fills in the id of the last response appended to the attached
+        ``PromptManager``, else of the last response observed (Anthropic
         ``diagnostics.previous_message_id``, OpenAI Responses
         ``prompt_cache_options.comparison_response_id``); other formats get
         the request back unchanged.
@@ -186,7 +187,10 @@ class CacheMonitor:
         """
         if self._adapter.name not in ("anthropic", "openai_responses"):
             return dict(request)
-        return request_diagnostics(request, self._adapter.name, self.last_response_id)
+        previous = self.last_response_id
+        if self._manager is not None:
+            previous = getattr(self._manager, "last_response_id", None) or previous
+        return request_diagnostics(request, self._adapter.name, previous)
 
     def _model_of(self, seg: Segmented) -> str:
         return self._model if self._model is not None else seg.model

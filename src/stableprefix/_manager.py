@@ -290,6 +290,12 @@ class PromptManager:
             self.record_context(dynamic_system_prompt)
             return F.build_messages(self._state, self._config, dynamic_system_prompt)
 
+    def build_warmup_request(self) -> dict[str, Any]:
+        """The smallest request that writes the shared prefix (see
+        ``functional.build_warmup_request``); the state is not changed."""
+        with self._lock:
+            return F.build_warmup_request(self._state, self._config)
+
     def build_summary_request(
         self, *, instruction: str = F.DEFAULT_SUMMARY_INSTRUCTION
     ) -> dict[str, Any]:

@@ -57,6 +57,7 @@ __all__ = [
     "build_request",
     "build_summary_request",
     "build_turn",
+    "build_warmup_request",
     "compact",
     "compact_with_event",
     "effective_position",
@@ -381,6 +382,28 @@ def build_turn(
     """
     new = record_context(state, dynamic_system_prompt, config)
     return new, build_request(new, config, dynamic_system_prompt)
+
+
+def build_warmup_request(state: State, config: PromptConfig) -> dict[str, Any]:
+    """The smallest request that writes the shared prefix, before a fan-out.
+
+    Tools, static system prompt and committed history with their usual
+    cache markers, plus a one-line instruction. Send it with
+    ``max_tokens=1`` and send the parallel sub-requests once its response
+    has begun: they then read the prefix instead of each writing it.
+
+    Raises:
+        PendingToolCallError: tool calls await results.
+
+    >>> from stableprefix import PromptConfig, new_state
+    >>> cfg = PromptConfig(static_system_prompt="Be brief.")
+    >>> [m["role"] for m in build_warmup_request(new_state(), cfg)["messages"]]
+    ['system', 'user']
+    """
+    from ._warmup import warmup_request
+
+    check_format(state, config)
+    return warmup_request(state, config)
 
 
 def build_summary_request(

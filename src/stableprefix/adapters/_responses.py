@@ -227,6 +227,19 @@ class OpenAIResponsesAdapter(ProviderAdapter):
             return self
         return type(self)(**{**vars_of(self), "model": model})
 
+    def for_warmup(self) -> OpenAIResponsesAdapter:
+        """The adapter a warm-up request is built with.
+
+        On models with breakpoints it asks for explicit mode, so that only
+        the shared prefix is written, not the warm-up's own instruction.
+
+        >>> OpenAIResponsesAdapter(model="gpt-5.6-sol").for_warmup().prompt_cache_mode
+        'explicit'
+        """
+        if not self._cache.breakpoints or self.prompt_cache_mode == "explicit":
+            return self
+        return type(self)(**{**vars_of(self), "prompt_cache_mode": "explicit"})
+
     @property
     def cache_options(self) -> CacheOptions:
         """The prompt-cache rules and fields this adapter sends.

@@ -91,3 +91,20 @@ def test_no_warmup_while_tool_calls_await_results() -> None:
     s = F.append_messages(new_state(), [fmt.user("Go"), fmt.call("c1")], cfg)
     with pytest.raises(PendingToolCallError):
         F.build_warmup_request(s, cfg)
+
+
+def test_warming_saves_under_every_providers_rules() -> None:
+    """benchmarks/warming.py: a warmed fan-out costs less in every cell."""
+    import importlib.util
+    import pathlib
+
+    path = pathlib.Path(__file__).parent.parent / "benchmarks" / "warming.py"
+    spec = importlib.util.spec_from_file_location("warming", path)
+    assert spec is not None and spec.loader is not None
+    warming = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(warming)
+    for cell in warming.CELLS:
+        cold, cold_usage = warming._run(cell, 4, 6000, warm=False)
+        hot, hot_usage = warming._run(cell, 4, 6000, warm=True)
+        assert cold_usage.cache_read_tokens == 0  # parallel and cold: nobody reads
+        assert hot < cold and hot_usage.cache_read_tokens > 0, cell[0]

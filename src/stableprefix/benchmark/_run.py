@@ -123,8 +123,8 @@ def _play_scored(
     streams: dict[tuple[str, str | None, str], _Stream | str] = {}
     for name, model in providers:
         sim = SIM_PROVIDERS[name]
-        # Anthropic markers depend on the model's minimum; other formats do not.
-        key = (sim.wire, model if sim.wire == "anthropic" else None, sim.engine)
+        # Anthropic markers and OpenAI breakpoints depend on the model; Gemini does not.
+        key = (sim.wire, model if sim.wire in ("anthropic", "openai") else None, sim.engine)
         if key not in streams:
             wire = make_wire(sim.wire, key[1], engine=sim.engine)
             try:

@@ -24,9 +24,9 @@ from ..sim import (
     CacheModel,
     GeminiCache,
     LlamaCppCache,
-    OpenAICache,
     RadixCache,
     VLLMCache,
+    cache_for_model,
 )
 
 __all__ = [
@@ -66,9 +66,9 @@ SIM_PROVIDERS: dict[str, SimProvider] = {
         SimProvider(
             "openai-sim",
             "openai",
-            "gpt-5-mini",
-            lambda m: OpenAICache(m),
-            "OpenAI automatic caching, routing by prompt_cache_key",
+            "gpt-5.6-terra",
+            lambda m: cache_for_model(m or "gpt-5.6-terra"),
+            "OpenAI caching by the model's rules (GPT-5.6+: breakpoints)",
         ),
         SimProvider(
             "gemini-sim",

@@ -42,7 +42,7 @@ class Wire:
 
 
 def make_wire(name: str, model: str | None = None, *, engine: str = "openai") -> Wire:
-    """The ``Wire`` of format ``name``; ``model`` sets Anthropic's marker minimum.
+    """The ``Wire`` of format ``name``; ``model`` sets the adapter's cache rules.
 
     ``engine`` is the server behind the OpenAI format (``OpenAIAdapter(engine=...)``):
     a local engine gets the layout a local-engine user gets.
@@ -56,7 +56,9 @@ def make_wire(name: str, model: str | None = None, *, engine: str = "openai") ->
     True
     """
     if name == "openai":
-        return Wire(name, OpenAIAdapter(engine=engine), model)
+        # the model picks the cache rules (GPT-5.6+ breakpoints); engines have none
+        hosted = model if engine == "openai" else None
+        return Wire(name, OpenAIAdapter(engine=engine, model=hosted), model)
     if name == "anthropic":
         return Wire(name, AnthropicAdapter(model=model), model)
     if name == "gemini":

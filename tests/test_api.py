@@ -10,8 +10,8 @@ import stableprefix.adapters
 
 SRC = pathlib.Path(stableprefix.__file__).parent
 CORE_MODULES = [
-    "_apply.py", "_blocks.py", "_compaction.py", "_config.py", "_errors.py", "_json.py",
-    "_manager.py",
+    "_adapter.py", "_apply.py", "_blocks.py", "_compaction.py", "_config.py", "_errors.py",
+    "_events.py", "_json.py", "_manager.py", "_registry.py",
     "_sequence.py", "_state.py", "_tokens.py", "_usage.py", "functional.py",
     "adapters/_base.py", "adapters/_openai.py", "adapters/_anthropic.py",
     "pricing.py", "_token_data.py", "sim/_base.py", "sim/_trie.py", "sim/_anthropic.py",
@@ -64,6 +64,36 @@ def test_core_does_not_import_benchmark_or_store_modules() -> None:
         text = (SRC / rel).read_text()
         assert "benchmark" not in _imports(SRC / rel)
         assert "from .benchmark" not in text and "from .stores" not in text
+
+
+def _relative_imports(path: pathlib.Path) -> set[str]:
+    """Package-relative modules a file imports, as dotted names from the package root."""
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module and node.module.startswith("stableprefix."):
+                found.add(node.module.removeprefix("stableprefix."))
+            elif node.level == 1 and node.module:
+                found.add(node.module)
+            elif node.level == 1:
+                found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name.removeprefix("stableprefix.") for a in node.names
+                         if a.name.startswith("stableprefix."))
+    return found
+
+
+def test_the_core_imports_no_adapter_store_or_benchmark_module() -> None:
+    # The core: the private modules at the package root, plus the pure functional API.
+    core = sorted([*SRC.glob("_*.py"), SRC / "functional.py"])
+    assert len(core) > 10
+    outer = ("adapters", "stores", "benchmark", "diagnostics", "sim")
+    for path in core:
+        if path.name == "__init__.py":
+            continue
+        bad = {m for m in _relative_imports(path) if m.split(".")[0] in outer}
+        assert not bad, f"{path.name} imports {sorted(bad)}: the core must not depend on them"
 
 
 def test_every_public_callable_has_an_example() -> None:

@@ -162,3 +162,101 @@ def test_bad_input_changes_nothing(fmt: Fmt) -> None:
     with pytest.raises(InvalidMessageError):
         F.append_message(new_state(), {"role": 7}, cfg)
     assert all_messages(before) == before["recent"]
+
+
+# ------------------------------------------------------------- adapter contract
+
+
+def test_an_incomplete_adapter_is_refused_naming_what_is_missing() -> None:
+    from stableprefix.adapters import ProviderAdapter
+
+    class Half(ProviderAdapter):
+        name = "half"
+
+        def validate_message(self, message: dict[str, Any], *, index: int) -> None:
+            return None
+
+    with pytest.raises(TypeError) as info:
+        Half()
+    text = str(info.value)
+    for missing in ("flatten", "parse_usage", "render", "tool_call_ids", "count_tokens"):
+        assert missing in text
+    assert "validate_message" not in text
+
+
+def test_an_adapter_without_a_name_is_refused() -> None:
+    from stableprefix.adapters import OpenAIAdapter
+
+    class Nameless(OpenAIAdapter):
+        name = ""
+
+    with pytest.raises(TypeError, match="set the class attribute name"):
+        Nameless()
+
+
+@every
+def test_adapters_are_immutable_and_survive_copies(fmt: Fmt) -> None:
+    adapter = fmt.adapter
+    with pytest.raises(AttributeError, match="immutable"):
+        adapter.token_counter = None  # type: ignore[misc]
+    for clone in (copy.copy(adapter), copy.deepcopy(adapter)):
+        assert clone == adapter and hash(clone) == hash(adapter)
+        with pytest.raises(AttributeError, match="immutable"):
+            clone.token_counter = None  # type: ignore[misc]
+
+
+def test_every_registered_provider_is_reachable_and_complete() -> None:
+    from stableprefix.adapters import get_provider, providers
+
+    seen = {p.name for p in providers()}
+    assert {f.name for f in ALL_FORMATS} <= seen
+    for entry in providers():
+        assert get_provider(entry.name) is entry
+        adapter = entry.adapter()
+        assert adapter.name == entry.name
+        report = {"usage": {"prompt_tokens": 1, "completion_tokens": 1,
+                            "input_tokens": 1, "output_tokens": 1},
+                  "usageMetadata": {"promptTokenCount": 1}}
+        assert entry.parse_usage(report).input_tokens == 1
+        assert adapter.parse_usage(report) == entry.parse_usage(report)
+        assert entry.make_cache(None) is not None
+
+
+def test_a_new_provider_is_one_class_and_one_registration() -> None:
+    from stableprefix import PromptConfig, PromptManager
+    from stableprefix.adapters import (
+        OpenAIAdapter,
+        get_provider,
+        register_provider,
+        unregister_provider,
+    )
+    from stableprefix.sim import cache_for_model
+
+    class AcmeAdapter(OpenAIAdapter):
+        name = "acme"
+
+    register_provider(AcmeAdapter, cache_model="stableprefix.sim:RadixCache")
+    try:
+        with pytest.raises(ValueError, match="already registered"):
+            register_provider(AcmeAdapter)
+        pm = PromptManager(PromptConfig(adapter=get_provider("acme").adapter()))
+        pm.append({"role": "user", "content": "hi"})
+        assert loads(pm.dumps())["format"] == "acme"
+        assert type(get_provider("acme").make_cache()).__name__ == "RadixCache"
+        assert type(cache_for_model("gpt-4.1")).__name__ == "OpenAICache"
+    finally:
+        unregister_provider("acme")
+    from stableprefix import UnknownProviderError
+
+    with pytest.raises(UnknownProviderError, match="'acme'"):
+        get_provider("acme")
+
+
+def test_registering_an_incomplete_adapter_is_refused() -> None:
+    from stableprefix.adapters import ProviderAdapter, register_provider
+
+    class Empty(ProviderAdapter):
+        name = "empty"
+
+    with pytest.raises(TypeError, match="cannot be registered: it does not implement"):
+        register_provider(Empty)

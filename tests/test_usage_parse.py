@@ -6,15 +6,13 @@ from typing import Any
 
 import pytest
 
-from stableprefix import CacheUsage, StablePrefixError
-from stableprefix._usage_parse import (
-    USAGE_PARSERS,
-    UsageError,
+from stableprefix import CacheUsage, StablePrefixError, UnknownProviderError, UsageError
+from stableprefix.adapters import get_provider, providers
+from stableprefix.adapters._usage_parse import (
     anthropic_usage,
     gemini_usage,
     openai_chat_usage,
     openai_responses_usage,
-    parse_usage,
 )
 
 # ------------------------------------------------------------------ Anthropic
@@ -303,9 +301,9 @@ def test_a_bad_count_is_named(report: Any, field: str, why: str) -> None:
 
 @pytest.mark.parametrize("bad", [None, "usage", 12, [1, 2], b"{}"])
 def test_what_is_not_a_report_is_a_type_error(bad: Any) -> None:
-    for parser in USAGE_PARSERS.values():
+    for provider in providers():
         with pytest.raises(TypeError, match="usage must be"):
-            parser(bad)
+            provider.parse_usage(bad)
 
 
 def test_a_usage_part_that_is_not_an_object_is_a_type_error() -> None:
@@ -313,20 +311,28 @@ def test_a_usage_part_that_is_not_an_object_is_a_type_error() -> None:
         openai_chat_usage({"usage": "lots"})
 
 
-def test_parse_usage_dispatches_by_adapter_name() -> None:
+def test_the_registry_reads_usage_with_the_adapters_parser() -> None:
     report = {"usage": {"input_tokens": 10, "output_tokens": 2}}
-    assert parse_usage(report, "anthropic") == anthropic_usage(report)
-    assert parse_usage(report, "openai_responses") == openai_responses_usage(report)
-    with pytest.raises(ValueError, match="known: anthropic, gemini, openai, openai_responses"):
-        parse_usage(report, "cohere")
+    assert get_provider("anthropic").parse_usage(report) == anthropic_usage(report)
+    assert get_provider("openai_responses").parse_usage(report) == openai_responses_usage(report)
+    with pytest.raises(UnknownProviderError, match="known: openai, openai_responses"):
+        get_provider("cohere").parse_usage(report)
 
 
-def test_parsers_cover_every_shipped_adapter() -> None:
-    from stableprefix.adapters import AnthropicAdapter, OpenAIAdapter
-    from stableprefix.adapters._gemini import GeminiAdapter
-    from stableprefix.adapters._responses import OpenAIResponsesAdapter
+def test_every_shipped_adapter_owns_its_parser() -> None:
+    from stableprefix.adapters import (
+        AnthropicAdapter,
+        GeminiAdapter,
+        OpenAIAdapter,
+        OpenAIResponsesAdapter,
+    )
 
-    names = {
-        a.name for a in (AnthropicAdapter, OpenAIAdapter, GeminiAdapter, OpenAIResponsesAdapter)
+    owned = {
+        AnthropicAdapter: anthropic_usage,
+        OpenAIAdapter: openai_chat_usage,
+        GeminiAdapter: gemini_usage,
+        OpenAIResponsesAdapter: openai_responses_usage,
     }
-    assert names <= set(USAGE_PARSERS)
+    for adapter, parser in owned.items():
+        assert adapter.parse_usage is parser
+        assert get_provider(adapter.name).adapter is adapter

@@ -27,13 +27,15 @@ from ._errors import (
     StoreError,
     TokenCounterError,
     TransitionError,
+    UnknownModelError,
+    UnknownProviderError,
     UnsupportedError,
+    UsageError,
 )
 from ._events import Event
 from ._manager import PromptManager
 from ._state import STATE_VERSION, State, dumps, loads, new_state
 from ._usage import CacheUsage
-from ._usage_parse import UsageError
 from .adapters import (
     AnthropicAdapter,
     GeminiAdapter,
@@ -43,7 +45,7 @@ from .adapters import (
     TransformersAdapter,
 )
 from .models import ModelInfo, get_model
-from .pricing import ModelPrices, UnknownModelError, estimate_cost, get_prices
+from .pricing import ModelPrices, estimate_cost, get_prices
 from .stores import AsyncPromptManager
 
 __version__ = "0.1.0"
@@ -83,6 +85,7 @@ __all__ = [
     "TransformersAdapter",
     "TransitionError",
     "UnknownModelError",
+    "UnknownProviderError",
     "UnsupportedError",
     "UsageError",
     "__version__",

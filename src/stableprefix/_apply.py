@@ -17,13 +17,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ._adapter import Message
 from ._compaction import CompactionEvent, cut_index, run_hook, validate_messages
 from ._config import PromptConfig
 from ._errors import HookError, InvalidMessageError, InvalidStateError, PendingToolCallError
 from ._json import EMPTY_HASH, JSONPathError, chain_hash, copy_json
 from ._sequence import advance
 from ._state import State
-from .adapters._base import Message
 
 EventSink = Callable[[CompactionEvent], object]
 

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ._adapter import Message, ProviderAdapter
 from ._errors import HookError, StablePrefixError
 from ._events import Event
 from ._json import JSONPathError, canonical, copy_json
 from ._sequence import check_sequence, round_starts
-from .adapters._base import Message, ProviderAdapter
 
 __all__ = ["CompactionEvent", "cut_index", "run_hook", "truncate_oldest"]
 

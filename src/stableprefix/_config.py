@@ -12,10 +12,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from ._adapter import Message, ProviderAdapter
 from ._errors import InvalidConfigError
 from ._json import JSONPathError, canonical, copy_json, sha256_hex, sorted_json
-from .adapters._base import Message, ProviderAdapter
-from .adapters._openai import OpenAIAdapter
+from ._registry import default_adapter
 
 if TYPE_CHECKING:
     from ._compaction import CompactionEvent
@@ -80,7 +80,7 @@ class PromptConfig:
     static_system_prompt: str = ""
     tools: Sequence[Message] = ()
     transition_mode: TransitionMode = "none"
-    adapter: ProviderAdapter = field(default_factory=OpenAIAdapter)
+    adapter: ProviderAdapter = field(default_factory=default_adapter)
     history_max_tokens: int | None = None
     compaction_target: int | None = None
     compaction_hook: CompactionHook | None = None

@@ -26,25 +26,39 @@ the role, the path inside the state, the hook) instead of a new subclass.
      |    +-- LintError                          strict lint found cache-busting problems
      +-- CacheRuleError        (also ValueError)  a request breaks a provider cache rule (sim)
      +-- UnknownModelError     (also LookupError) no rules or no price for a model id (models)
+     +-- UnknownProviderError  (also LookupError) no adapter is registered under that name
+     +-- LiveError                               a live benchmark run failed (benchmark)
+     +-- EngineError                             the local llama.cpp engine failed (benchmark)
 
 Wrong argument *types* raise the built-in ``TypeError``; everything listed
 above is raised with a message that says what was wrong and how to fix it.
+
+Foreign exceptions (``json``, SDK objects, ``sqlite3``, ``redis``) never
+escape: code that calls into them wraps the call in ``translate(...)``, which
+re-raises them as one of the errors above, chained with ``raise ... from``.
+Every class is defined here; the modules that raise them re-export them
+where users met them first (``stableprefix.sim.CacheRuleError``,
+``stableprefix.pricing.UnknownModelError``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 __all__ = [
     "CacheMarkerError",
+    "CacheRuleError",
     "ConflictError",
     "ContextError",
     "DiagnosticsError",
+    "EngineError",
     "HookError",
     "InvalidConfigError",
     "InvalidMessageError",
     "InvalidStateError",
     "LintError",
+    "LiveError",
     "PendingToolCallError",
     "SignatureError",
     "StablePrefixError",
@@ -52,7 +66,11 @@ __all__ = [
     "TokenCounterError",
     "TransitionError",
     "UnknownModelError",
+    "UnknownProviderError",
     "UnsupportedError",
+    "UsageError",
+    "describe",
+    "translate",
 ]
 
 
@@ -301,3 +319,132 @@ class TokenCounterError(StablePrefixError):
     The message names the server and what it answered; check that it is
     running and reachable.
     """
+
+
+class UsageError(StablePrefixError, ValueError):
+    """A usage report lacks a field or holds an impossible count.
+
+    Attributes:
+        provider: the format that was being read (e.g. ``"anthropic"``).
+        field: the offending field, as a dotted path (e.g.
+            ``"usage.prompt_tokens_details.cached_tokens"``).
+
+    >>> from stableprefix import OpenAIAdapter
+    >>> try:
+    ...     OpenAIAdapter.parse_usage({"usage": {"prompt_tokens": 10}})
+    ... except UsageError as exc:
+    ...     print(exc.field)
+    usage.completion_tokens
+    """
+
+    def __init__(self, message: str, *, provider: str, field: str) -> None:
+        super().__init__(f"{provider} usage: {field}: {message}")
+        self.provider = provider
+        self.field = field
+
+
+class CacheRuleError(StablePrefixError, ValueError):
+    """A request breaks a rule the provider enforces with an error (HTTP 400).
+
+    Attributes:
+        rule: a short name of the broken rule, e.g. ``"max_markers"``.
+
+    >>> from stableprefix import CacheBlock, FlatRequest
+    >>> from stableprefix.sim import AnthropicCache
+    >>> marked = CacheBlock(key="k", tokens=1, kind="text", role="user", cache_ttl="5m")
+    >>> AnthropicCache().process(FlatRequest(provider="anthropic", blocks=(marked,) * 5), now=0)
+    Traceback (most recent call last):
+    ...
+    stableprefix._errors.CacheRuleError: max_markers: 5 cache markers ...
+    """
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        super().__init__(f"{rule}: {message}")
+        self.rule = rule
+
+
+class UnknownProviderError(StablePrefixError, LookupError):
+    """No provider is registered under a name.
+
+    Attributes:
+        provider: the name that was looked up.
+        known: the registered names, in registration order.
+
+    >>> from stableprefix.adapters import get_provider
+    >>> try:
+    ...     get_provider("acme")
+    ... except UnknownProviderError as exc:
+    ...     print(exc.provider, "openai" in exc.known)
+    acme True
+    """
+
+    def __init__(self, provider: str, known: Sequence[str]) -> None:
+        super().__init__(
+            f"no provider named {provider!r} is registered; known: {', '.join(known)}. "
+            "Register an adapter with stableprefix.adapters.register_provider(...)"
+        )
+        self.provider = provider
+        self.known = tuple(known)
+
+
+class LiveError(StablePrefixError):
+    """A live benchmark run could not be done (missing key or SDK, or a failed request)."""
+
+
+class EngineError(StablePrefixError):
+    """The local llama.cpp engine did not start or answered with an HTTP error."""
+
+
+def describe(exc: BaseException) -> str:
+    """A foreign exception as one line of text: its type and its message.
+
+    >>> describe(ValueError("Expecting value: line 1 column 1 (char 0)"))
+    'ValueError: Expecting value: line 1 column 1 (char 0)'
+    >>> describe(RecursionError())
+    'RecursionError'
+    """
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@contextmanager
+def translate(
+    into: Callable[[str], StablePrefixError],
+    *foreign: type[BaseException],
+    doing: str,
+) -> Iterator[None]:
+    """Re-raise the ``foreign`` exceptions of a block as a library error.
+
+    The one way the library turns what json, an SDK object, sqlite3 or redis
+    raise into its own errors: the message says what was being done and what
+    went wrong, and the original stays attached as ``__cause__``. Library
+    errors raised inside the block pass through unchanged.
+
+    Args:
+        into: builds the library error from a message, e.g.
+            ``lambda m: StoreError(m)`` or
+            ``lambda m: InvalidStateError(m, path="$")``.
+        *foreign: the exception types to translate (at least one).
+        doing: what the block does, e.g. ``"reading the state document"``.
+
+    Raises:
+        TypeError: no ``foreign`` type was given.
+        StablePrefixError: whatever ``into`` builds, when the block raises
+            one of ``foreign``.
+
+    >>> import json
+    >>> try:
+    ...     with translate(lambda m: InvalidStateError(m), ValueError, doing="parsing JSON"):
+    ...         json.loads("{")
+    ... except InvalidStateError as exc:
+    ...     print(exc, "|", type(exc.__cause__).__name__)
+    invalid state at $: parsing JSON failed (JSONDecodeError: ...) | JSONDecodeError
+    """
+    if not foreign:
+        raise TypeError("translate() needs at least one foreign exception type to catch")
+    try:
+        yield
+    except StablePrefixError:
+        raise
+    except foreign as exc:
+        raise into(f"{doing} failed ({describe(exc)})") from exc

@@ -20,13 +20,13 @@ from typing import Any
 
 from . import _apply as A
 from . import functional as F
+from ._adapter import Message
 from ._compaction import CompactionEvent
 from ._config import PromptConfig
 from ._errors import InvalidStateError, StablePrefixError
 from ._json import copy_json
 from ._sequence import check_sequence
 from ._state import State, copy_state, dumps, loads, new_state, validate_state
-from .adapters._base import Message
 
 __all__ = ["PromptManager"]
 

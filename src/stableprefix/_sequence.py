@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ._adapter import Message, ProviderAdapter
 from ._errors import InvalidMessageError, PendingToolCallError
-from .adapters._base import Message, ProviderAdapter
 
 __all__ = ["advance", "check_sequence", "round_starts"]
 

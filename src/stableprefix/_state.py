@@ -25,10 +25,10 @@ import re
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
+from ._adapter import Message
 from ._errors import InvalidStateError, SignatureError
 from ._json import EMPTY_HASH
 from ._signing import MAGIC, sign, verify
-from .adapters._base import Message
 
 __all__ = ["STATE_VERSION", "State", "copy_state", "dumps", "loads", "new_state", "validate_state"]
 

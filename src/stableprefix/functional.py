@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ._adapter import Message, ProviderAdapter, RequestParts
 from ._apply import (
     EventSink,
     apply_append,
@@ -46,7 +47,6 @@ from ._errors import (
 from ._json import sha256_hex
 from ._sequence import round_starts
 from ._state import State, copy_state
-from .adapters._base import Message, ProviderAdapter, RequestParts
 
 __all__ = [
     "DEFAULT_SUMMARY_INSTRUCTION",

@@ -35,6 +35,7 @@ from ._anthropic_markers import (
     ttl_of,
 )
 from ._base import Message, ProviderAdapter, RequestParts, TextCounter, check_token_counter
+from ._usage_parse import anthropic_usage
 
 __all__ = ["AnthropicAdapter"]
 
@@ -128,6 +129,8 @@ class AnthropicAdapter(ProviderAdapter):
     """
 
     name: ClassVar[str] = "anthropic"
+    #: Reads this provider's usage report (see ``ProviderAdapter.parse_usage``).
+    parse_usage = staticmethod(anthropic_usage)
     token_family: ClassVar[str] = "anthropic"
     system_in_messages: ClassVar[bool] = False
     results_all_at_once: ClassVar[bool] = True
@@ -197,6 +200,15 @@ class AnthropicAdapter(ProviderAdapter):
         self.cache_strategy = cache_strategy
         self.cache_control = cache_control
         self.context_role = context_role
+
+    @classmethod
+    def for_model(cls, model: str | None) -> AnthropicAdapter:
+        """Markers follow ``model``'s minimum cacheable prefix.
+
+        >>> AnthropicAdapter.for_model("claude-haiku-4-5").min_cache_tokens
+        4096
+        """
+        return cls(model=model)
 
     # ----------------------------------------------------------------- messages
 

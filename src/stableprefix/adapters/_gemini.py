@@ -42,6 +42,7 @@ from .._blocks import CacheBlock, FlatRequest
 from .._errors import InvalidConfigError, InvalidMessageError, TransitionError
 from .._json import canonical, sha256_hex
 from ._base import Message, ProviderAdapter, RequestParts, TextCounter, check_token_counter
+from ._usage_parse import gemini_usage
 
 __all__ = ["GeminiAdapter"]
 
@@ -134,6 +135,8 @@ class GeminiAdapter(ProviderAdapter):
     """
 
     name: ClassVar[str] = "gemini"
+    #: Reads this provider's usage report (see ``ProviderAdapter.parse_usage``).
+    parse_usage = staticmethod(gemini_usage)
     system_in_messages: ClassVar[bool] = False
     results_all_at_once: ClassVar[bool] = True
     first_roles: ClassVar[frozenset[str]] = frozenset({"user"})

@@ -40,6 +40,7 @@ from ._openai_cache import (
     request_mode,
     without_breakpoints,
 )
+from ._usage_parse import openai_chat_usage
 
 __all__ = ["OpenAIAdapter", "derive_cache_key"]
 
@@ -130,6 +131,8 @@ class OpenAIAdapter(ProviderAdapter):
     """
 
     name: ClassVar[str] = "openai"
+    #: Reads this provider's usage report (see ``ProviderAdapter.parse_usage``).
+    parse_usage = staticmethod(openai_chat_usage)
     system_in_messages: ClassVar[bool] = True
     results_all_at_once: ClassVar[bool] = False
     first_roles: ClassVar[frozenset[str]] = frozenset({"system", "developer", "user", "assistant"})

@@ -55,6 +55,7 @@ from ._openai_cache import (
     request_mode,
     without_breakpoints,
 )
+from ._usage_parse import openai_responses_usage
 
 __all__ = ["OpenAIResponsesAdapter"]
 
@@ -156,6 +157,8 @@ class OpenAIResponsesAdapter(ProviderAdapter):
     """
 
     name: ClassVar[str] = "openai_responses"
+    #: Reads this provider's usage report (see ``ProviderAdapter.parse_usage``).
+    parse_usage = staticmethod(openai_responses_usage)
     system_in_messages: ClassVar[bool] = True
     results_all_at_once: ClassVar[bool] = False
     #: Parallel calls are consecutive ``function_call`` items.

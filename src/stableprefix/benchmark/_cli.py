@@ -41,8 +41,6 @@ _LIVE_DEFAULT_WORKLOAD = "clock-chat"
 _TRUTH_TURNS = 8
 # The engine's context is 4096 tokens; a growing layout adds about 45 per turn.
 _TRUTH_MAX_TURNS = 64
-# The price-table provider whose models each hosted simulator takes.
-_SIM_FAMILY = {"anthropic-sim": "anthropic", "openai-sim": "openai", "gemini-sim": "gemini"}
 
 _EPILOG = """\
 examples:
@@ -169,7 +167,10 @@ def _sim_providers(
             f"--model {args.model!r} is not in the price table; known models: "
             f"{', '.join(sorted(PRICES))}"
         )
-    fits = [n for n in names if _SIM_FAMILY.get(n) == family]
+    # A hosted simulator (one with a default model) takes the models of its wire's family.
+    fits = [
+        n for n in names if SIM_PROVIDERS[n].default_model and SIM_PROVIDERS[n].wire == family
+    ]
     if not fits:
         parser.error(
             f"--model {args.model} is a {family} model; it does not apply to "

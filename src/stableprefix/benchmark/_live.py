@@ -34,11 +34,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._blocks import FlatRequest
-from .._errors import StablePrefixError
+from .._errors import LiveError
 from .._usage import CacheUsage
-from .._usage_parse import anthropic_usage, gemini_usage, openai_chat_usage
-from ..adapters import AnthropicAdapter, OpenAIAdapter
-from ..adapters._gemini import GeminiAdapter
+from ..adapters import AnthropicAdapter, GeminiAdapter, OpenAIAdapter, get_provider
 from ..pricing import UnknownModelError, get_prices
 from ._run import SessionFactory
 from ._score import Run, ideal_reads, score
@@ -58,10 +56,6 @@ __all__ = [
 Sender = Callable[[dict[str, Any]], CacheUsage]
 PromptIds = Callable[[dict[str, Any]], Sequence[int]]
 Progress = Callable[[str], None]
-
-
-class LiveError(StablePrefixError):
-    """A live run could not be done (missing key or SDK, or a failed request)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,10 +174,11 @@ def make_sender(
     Raises:
         ImportError: the provider's SDK is not installed (names the extra).
     """
+    parse = get_provider(provider.wire).parse_usage
     if provider.wire == "anthropic":
         sdk = _import("anthropic", provider.extra)
         client = sdk.Anthropic(api_key=key, base_url=base_url, max_retries=2)
-        return lambda req: anthropic_usage(
+        return lambda req: parse(
             client.messages.create(model=model, max_tokens=max_output_tokens, **req)
         )
     if provider.wire == "gemini":
@@ -193,7 +188,7 @@ def make_sender(
 
         def send_gemini(req: dict[str, Any]) -> CacheUsage:
             config = {**req.get("config", {}), "max_output_tokens": max_output_tokens}
-            return gemini_usage(
+            return parse(
                 gclient.models.generate_content(
                     model=model, contents=req["contents"], config=config
                 )
@@ -208,7 +203,7 @@ def make_sender(
         if provider.name == "openai-compatible"
         else {"max_completion_tokens": max_output_tokens}
     )
-    return lambda req: openai_chat_usage(oclient.chat.completions.create(model=model, **cap, **req))
+    return lambda req: parse(oclient.chat.completions.create(model=model, **cap, **req))
 
 
 def _fresh(workload: Workload) -> Workload:

@@ -16,8 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..adapters import AnthropicAdapter, OpenAIAdapter, ProviderAdapter
-from ..adapters._gemini import GeminiAdapter
+from ..adapters import AnthropicAdapter, GeminiAdapter, OpenAIAdapter, ProviderAdapter
 from ._workloads import Message, ToolSpec
 
 __all__ = ["FORMATS", "Wire", "make_wire", "to_wire", "tools_wire"]
@@ -74,25 +73,27 @@ def tools_wire(fmt: str, tools: Sequence[ToolSpec]) -> list[Json]:
     >>> tools_wire("anthropic", [t])[0]["input_schema"]
     {'type': 'object'}
     """
-    out: list[Json] = []
-    for t in tools:
-        params = json.loads(json.dumps(dict(t.parameters)))  # a private deep copy
-        if fmt == "openai":
-            out.append(
-                {
-                    "type": "function",
-                    "function": {
-                        "name": t.name,
-                        "description": t.description,
-                        "parameters": params,
-                    },
-                }
-            )
-        elif fmt == "anthropic":
-            out.append({"name": t.name, "description": t.description, "input_schema": params})
-        else:
-            out.append({"name": t.name, "description": t.description, "parameters": params})
-    return out
+    convert = _TOOL_CONVERTERS.get(fmt)
+    if convert is None:
+        raise ValueError(f"unknown wire format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    # json round trip: each request gets a private deep copy of the schema
+    return [convert(t, json.loads(json.dumps(dict(t.parameters)))) for t in tools]
+
+
+def _openai_tool(t: ToolSpec, params: Json) -> Json:
+    function = {"name": t.name, "description": t.description, "parameters": params}
+    return {"type": "function", "function": function}
+
+
+def _anthropic_tool(t: ToolSpec, params: Json) -> Json:
+    return {"name": t.name, "description": t.description, "input_schema": params}
+
+
+def _gemini_tool(t: ToolSpec, params: Json) -> Json:
+    return {"name": t.name, "description": t.description, "parameters": params}
+
+
+_TOOL_CONVERTERS = {"openai": _openai_tool, "anthropic": _anthropic_tool, "gemini": _gemini_tool}
 
 
 def _openai(msg: Message) -> list[Json]:

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 from .._blocks import CacheBlock, FlatRequest
-from .._errors import StablePrefixError
+from .._errors import CacheRuleError, StablePrefixError
 from .._usage import CacheUsage
 from ..models import ModelInfo, get_model
 from ..pricing import ModelPrices, get_prices
@@ -24,26 +24,6 @@ TimedRequest = (
     | tuple[FlatRequest, float, int]
     | tuple[FlatRequest, float, int, float]
 )
-
-
-class CacheRuleError(StablePrefixError, ValueError):
-    """A request breaks a rule the provider enforces with an error (HTTP 400).
-
-    Attributes:
-        rule: a short name of the broken rule, e.g. ``"max_markers"``.
-
-    >>> from stableprefix import CacheBlock, FlatRequest
-    >>> from stableprefix.sim import AnthropicCache
-    >>> marked = CacheBlock(key="k", tokens=1, kind="text", role="user", cache_ttl="5m")
-    >>> AnthropicCache().process(FlatRequest(provider="anthropic", blocks=(marked,) * 5), now=0)
-    Traceback (most recent call last):
-    ...
-    stableprefix.sim._base.CacheRuleError: max_markers: 5 cache markers ...
-    """
-
-    def __init__(self, message: str, *, rule: str) -> None:
-        super().__init__(f"{rule}: {message}")
-        self.rule = rule
 
 
 @runtime_checkable

@@ -1,5 +1,8 @@
 """Read a provider's usage report into a ``CacheUsage``.
 
+Each adapter points its ``parse_usage`` at one of these parsers (the
+registry reaches them through the adapter: ``get_provider(name).parse_usage``).
+
 Approach: every parser takes either a whole response or just its usage part,
 as an SDK object (attribute access) or as plain JSON (a dict), and reads a
 few named fields from it. The providers split the prompt differently, and
@@ -23,44 +26,20 @@ is neither a mapping nor an object raises ``TypeError``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ._errors import StablePrefixError
-from ._usage import CacheUsage
+from .._errors import UsageError
+from .._usage import CacheUsage
 
 __all__ = [
-    "USAGE_PARSERS",
-    "UsageError",
     "anthropic_usage",
     "gemini_usage",
     "openai_chat_usage",
     "openai_responses_usage",
-    "parse_usage",
 ]
 
 _MISSING = object()
-
-
-class UsageError(StablePrefixError, ValueError):
-    """A usage report lacks a field or holds an impossible count.
-
-    Attributes:
-        provider: the format that was being read (e.g. ``"anthropic"``).
-        field: the offending field, as a dotted path (e.g.
-            ``"usage.prompt_tokens_details.cached_tokens"``).
-
-    >>> try:
-    ...     openai_chat_usage({"usage": {"prompt_tokens": 10}})
-    ... except UsageError as exc:
-    ...     print(exc.field)
-    usage.completion_tokens
-    """
-
-    def __init__(self, message: str, *, provider: str, field: str) -> None:
-        super().__init__(f"{provider} usage: {field}: {message}")
-        self.provider = provider
-        self.field = field
 
 
 def _get(obj: Any, name: str) -> Any:
@@ -291,39 +270,3 @@ _GEMINI_CAMEL = {
     "thoughts": "thoughtsTokenCount",
     "tool_use": "toolUsePromptTokenCount",
 }
-
-#: Usage parser by adapter name (``ProviderAdapter.name``).
-USAGE_PARSERS: dict[str, Callable[[Any], CacheUsage]] = {
-    "anthropic": anthropic_usage,
-    "openai": openai_chat_usage,
-    "openai_responses": openai_responses_usage,
-    "gemini": gemini_usage,
-}
-
-
-def parse_usage(response: Any, provider: str) -> CacheUsage:
-    """Usage of ``response`` read in the format of ``provider`` (an adapter name).
-
-    Args:
-        response: a whole response or its usage part, SDK object or JSON.
-        provider: ``"openai"`` (chat format, also local servers),
-            ``"openai_responses"``, ``"anthropic"`` or ``"gemini"``.
-
-    Returns:
-        The request's ``CacheUsage``.
-
-    Raises:
-        ValueError: ``provider`` is not one of the above.
-        UsageError: the usage report is malformed.
-        TypeError: ``response`` is neither a mapping nor an object.
-
-    >>> parse_usage({"usage": {"prompt_tokens": 10, "completion_tokens": 1}}, "openai")
-    CacheUsage(cache_read_tokens=0, cache_write_tokens=0, cache_write_1h_tokens=0, \
-uncached_input_tokens=10, output_tokens=1)
-    """
-    parser = USAGE_PARSERS.get(provider)
-    if parser is None:
-        raise ValueError(
-            f"no usage parser for provider {provider!r}; known: {', '.join(sorted(USAGE_PARSERS))}"
-        )
-    return parser(response)

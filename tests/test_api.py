@@ -112,3 +112,16 @@ def test_every_public_callable_has_an_example() -> None:
         obj = getattr(stableprefix.functional, name)
         if callable(obj):
             assert ">>>" in (obj.__doc__ or ""), f"functional.{name} has no example"
+
+
+def test_the_design_document_names_only_files_that_exist() -> None:
+    import re
+
+    root = SRC.parent.parent
+    text = (root / "docs" / "design.md").read_text()
+    named = set(re.findall(r"`([\w/]+\.py)`", text))
+    assert len(named) >= 10
+    for name in named:
+        hits = [*root.glob(f"src/stableprefix/{name}"), *root.glob(f"src/stableprefix/*/{name}"),
+                *root.glob(name)]
+        assert hits, f"docs/design.md names {name}, which does not exist"

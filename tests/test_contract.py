@@ -1,4 +1,4 @@
-"""One contract, every adapter: the behaviours DESIGN.md promises, in each wire format.
+"""One contract, every adapter: the behaviours docs/design.md promises, in each wire format.
 
 The random-operation invariants run over every format in ``test_properties``;
 this suite pins the named behaviours with readable examples.

@@ -1,4 +1,4 @@
-"""Property tests of the five invariants in DESIGN.md, over random operation sequences.
+"""Property tests of the five invariants in docs/design.md, over random operation sequences.
 
 Each example draws a config (provider format, transition mode, dynamic
 placement, budget, hooks that succeed, raise or return garbage) and a

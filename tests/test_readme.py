@@ -21,7 +21,7 @@ BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 def test_readme_has_the_examples_we_promise() -> None:
     text = README.read_text()
-    for needle in ("uv run python -m stableprefix.benchmark", "uv run pytest",
+    for needle in ("uv run --no-dev python -m stableprefix.benchmark", "uv run pytest",
                    "PromptManager(", "functional as F", "anthropic.Anthropic()",
                    "client.responses.create", "genai.Client()", "TransformersAdapter"):
         assert needle in text, f"README lost its {needle!r} example"

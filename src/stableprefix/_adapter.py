@@ -25,10 +25,11 @@ import json
 from abc import ABCMeta, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 from ._blocks import CacheBlock, FlatRequest
-from ._errors import InvalidConfigError, InvalidMessageError
+from ._errors import InvalidConfigError, InvalidMessageError, translate
 from ._json import canonical, sha256_hex
 from ._tokens import estimate_json_tokens, estimate_text_tokens
 from ._usage import CacheUsage
@@ -167,6 +168,8 @@ class ProviderAdapter(metaclass=_AdapterMeta):
     calls_span_messages: ClassVar[bool] = False
     #: Roles a conversation may start with (empty: any).
     first_roles: ClassVar[frozenset[str]] = frozenset()
+    #: Keyword arguments ``coerce_message`` passes to an SDK object's ``model_dump``.
+    dump_options: ClassVar[Mapping[str, Any]] = MappingProxyType({"exclude_none": True})
 
     # ----------------------------------------------------------------- messages
 
@@ -177,12 +180,25 @@ class ProviderAdapter(metaclass=_AdapterMeta):
 
         Raises:
             TypeError: ``message`` is neither.
+            InvalidMessageError: the object's ``model_dump`` failed.
+
+        >>> class Broken:
+        ...     def model_dump(self, **kwargs: object) -> dict[str, object]:
+        ...         raise RuntimeError("validator exploded")
+        >>> from stableprefix import OpenAIAdapter
+        >>> OpenAIAdapter().coerce_message(Broken())
+        Traceback (most recent call last):
+        ...
+        stableprefix._errors.InvalidMessageError: message: reading a Broken message object \
+failed (RuntimeError: validator exploded)
         """
         if isinstance(message, Mapping):
             return message
         dump = getattr(message, "model_dump", None)
         if callable(dump):
-            data = dump(exclude_none=True)
+            doing = f"reading a {type(message).__name__} message object"
+            with translate(InvalidMessageError, Exception, doing=doing):
+                data = dump(**self.dump_options)
             if isinstance(data, Mapping):
                 return data
         raise TypeError(

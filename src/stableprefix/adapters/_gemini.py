@@ -36,6 +36,7 @@ all of the calls at once.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from .._blocks import CacheBlock, FlatRequest
@@ -137,6 +138,13 @@ class GeminiAdapter(ProviderAdapter):
     name: ClassVar[str] = "gemini"
     #: Reads this provider's usage report (see ``ProviderAdapter.parse_usage``).
     parse_usage = staticmethod(gemini_usage)
+    #: SDK objects are dumped in JSON mode: a ``google.genai.types.Content``
+    #: carries ``thought_signature`` and inline data as bytes, which JSON mode
+    #: turns into the base64 strings the SDK accepts back, so a model turn
+    #: round-trips unchanged.
+    dump_options: ClassVar[Mapping[str, Any]] = MappingProxyType(
+        {"mode": "json", "exclude_none": True}
+    )
     system_in_messages: ClassVar[bool] = False
     results_all_at_once: ClassVar[bool] = True
     first_roles: ClassVar[frozenset[str]] = frozenset({"user"})
@@ -149,20 +157,6 @@ class GeminiAdapter(ProviderAdapter):
         self.token_counter = token_counter
 
     # ----------------------------------------------------------------- messages
-
-    def coerce_message(self, message: Any) -> Mapping[str, Any]:
-        """Like the base, but dumps SDK objects in JSON mode (bytes as base64).
-
-        A ``google.genai.types.Content`` carries ``thought_signature`` and
-        inline data as bytes; JSON mode turns them into the base64 strings
-        that the SDK accepts back, so a model turn round-trips unchanged.
-        """
-        dump = getattr(message, "model_dump", None)
-        if not isinstance(message, Mapping) and callable(dump):
-            data = dump(mode="json", exclude_none=True)
-            if isinstance(data, Mapping):
-                return data
-        return super().coerce_message(message)
 
     def validate_message(self, message: Message, *, index: int) -> None:
         role = message.get("role")

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from ._adapter import RequestParts
 from ._config import PromptConfig
 from ._errors import PendingToolCallError
 from ._state import State
-from .adapters._base import RequestParts
 
 __all__ = ["WARMUP_INSTRUCTION", "warmup_request"]
 

@@ -222,3 +222,12 @@ def test_gemini_idle_ttl_and_no_routing() -> None:
 def test_gemini_writes_nothing() -> None:
     out = GeminiCache().process(req(blk("doc", 3000)), now=0)
     assert out == CacheUsage(uncached_input_tokens=3000)
+
+
+def test_gpt_5_5_hits_fall_on_2048_token_intervals() -> None:
+    # Prompt-caching guide: implicit breakpoints sit at "model-dependent
+    # intervals"; "GPT-5.5 uses regular 2,048-token intervals".
+    r = req(blk("sys", 5000))
+    assert OpenAICache(model="gpt-5.5").step == 2048
+    assert reads(OpenAICache(model="gpt-5.5"), (r, 0), (r, 1)) == [0, 4096]
+    assert reads(OpenAICache(model="gpt-5"), (r, 0), (r, 1)) == [0, 4992]

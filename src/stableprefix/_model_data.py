@@ -223,6 +223,7 @@ MODEL_ROWS: tuple[dict[str, Any], ...] = (
         retention="24h",
         retention_options=("24h",),
         sources=("O-PC",),
+        cache_step=2048,
         note="only 24h retention; 2,048-token breakpoint intervals",
     ),
     _gpt(
@@ -233,6 +234,7 @@ MODEL_ROWS: tuple[dict[str, Any], ...] = (
         retention="24h",
         retention_options=("24h",),
         sources=("O-PC",),
+        cache_step=2048,
         note="only 24h retention",
     ),
     _gpt("gpt-5.4", 2.50, 0.25, 15.0, sources=("O-PC", "3P"), **_EXT),

@@ -79,6 +79,9 @@ class ModelInfo:
         retention: OpenAI's default retention for the model (``"in_memory"``,
             ``"24h"``, ``"30m"``), else ``None``.
         retention_options: the retention values the model accepts.
+        cache_step: OpenAI before GPT-5.6: the interval its implicit
+            breakpoints fall on (GPT-5.5: 2,048 tokens); ``None`` for the
+            documented default of 128-token steps.
         sources: URLs the numbers come from.
         checked: the date (ISO) the row was last compared with its sources.
         note: anything a user should know about the row.
@@ -99,6 +102,7 @@ class ModelInfo:
     prices: ModelPrices | None = None
     retention: str | None = None
     retention_options: tuple[str, ...] = ()
+    cache_step: int | None = None
     sources: tuple[str, ...] = ()
     checked: str = ""
     note: str = ""
@@ -123,6 +127,9 @@ class ModelInfo:
             _ratio("read_multiplier", self.read_multiplier)
         for ttl, x in self.write_multipliers.items():
             _ratio(f"write_multipliers[{ttl!r}]", x)
+        step = self.cache_step
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 1):
+            raise ValueError(f"ModelInfo.cache_step must be an int >= 1 or None, got {step!r}")
         if self.prices is not None and not isinstance(self.prices, ModelPrices):
             raise TypeError(
                 f"ModelInfo.prices must be ModelPrices or None, got {type(self.prices).__name__}"
@@ -225,6 +232,7 @@ def _info_of(row: Mapping[str, Any]) -> ModelInfo:
         prices=prices,
         retention=row.get("retention"),
         retention_options=tuple(row.get("retention_options", ())),
+        cache_step=row.get("cache_step"),
         sources=tuple(_source(s) for s in row.get("sources", ())),
         checked=row.get("checked", ""),
         note=row.get("note", ""),

@@ -127,7 +127,9 @@ class OpenAICache:
             rest overflow to other machines (about 15 per the docs);
             ``None`` disables overflow.
         routing_tokens: leading tokens hashed for routing (256).
-        step: hits are counted in multiples of this many tokens (128).
+        step: hits are counted in multiples of this many tokens; ``None``:
+            the model's breakpoint interval from the registry (GPT-5.5:
+            "regular 2,048-token intervals"), else 128.
         table: registry (or legacy price table) to look ``model`` up in.
 
     Raises:
@@ -154,7 +156,7 @@ class OpenAICache:
         machines: int | None = None,
         overflow_rpm: float | None = 15,
         routing_tokens: int = 256,
-        step: int = 128,
+        step: int | None = None,
         table: ModelTable | None = None,
     ) -> None:
         info = model_rules(model, table, "openai")
@@ -177,7 +179,7 @@ class OpenAICache:
         check_count("machines", machines)
         check_positive("overflow_rpm", overflow_rpm)
         check_count("routing_tokens", routing_tokens, allow_none=False)
-        check_count("step", step, allow_none=False)
+        check_count("step", step)
         self.model = model
         self.min_tokens = resolve_minimum(min_tokens, 1024, info)
         prices = None if info is None else info.prices
@@ -187,7 +189,8 @@ class OpenAICache:
         self.machines = machines
         self.overflow_rpm = overflow_rpm
         self.routing_tokens = routing_tokens
-        self.step = step
+        model_step = info.cache_step if info is not None else None
+        self.step: int = step if step is not None else (model_step or 128)
         self.reset()
 
     def reset(self) -> None:

@@ -31,8 +31,11 @@ What is measured:
    default target (``history_max_tokens // 2`` in ours, ``max_tokens // 2`` in
    llmbuffer), is timed.
 3. Serialising and restoring the state of a 1,000-turn conversation: dumps
-   time, loads time (to a state and to a manager), and the size in bytes
-   of each library's default serialisation.
+   time (the manager's, and ``stableprefix.dumps`` of a state the functional
+   API returned), loads time (to a state, to a state passed through the full
+   ``check_state`` that every functional call and store applies, and to a
+   manager), and the size in bytes of each library's default serialisation.
+   llmbuffer's side is its unchecked ``loads`` / ``to_json`` throughout.
 
 Every measurement runs the two libraries in alternating rounds and pools
 each one's samples: the speed of a shared or virtual machine drifts between
@@ -441,6 +444,11 @@ def measure_state(report: Report, ours: Ours, peer: Peer, plan: Plan, log: Log) 
     def restore(t: str) -> Any:
         return sp.PromptManager.loads(t, ours.config)
 
+    def load_checked(t: str) -> Any:
+        return sp.check_state(sp.loads(t), ours.config)
+
+    state = load_checked(text)
+
     def peer_restore(t: str) -> Any:
         return peer.lib.PromptManager.from_json(t, static_system_prompt=SYSTEM_PROMPT)
 
@@ -449,6 +457,8 @@ def measure_state(report: Report, ours: Ours, peer: Peer, plan: Plan, log: Log) 
         "dumps": (pm, lambda m: m.dumps(), lb, lambda m: m.to_json()),
         "loads -> state": (text, sp.loads, peer_text, peer.lib.loads),
         "loads -> manager": (text, restore, peer_text, peer_restore),
+        "loads + check_state": (text, load_checked, peer_text, peer.lib.loads),
+        "dumps of a state": (state, sp.dumps, lb, lambda m: m.to_json()),
     }
     for label, (arg, action, peer_arg, peer_action) in work.items():
         stats = alternate(

@@ -17,9 +17,11 @@ import pytest
 from helpers import FORMATS, Fmt
 from stableprefix import (
     ContextError,
+    GeminiAdapter,
     InvalidConfigError,
     InvalidMessageError,
     InvalidStateError,
+    OpenAIResponsesAdapter,
     PendingToolCallError,
     PromptConfig,
     PromptManager,
@@ -27,8 +29,10 @@ from stableprefix import (
     new_state,
 )
 from stableprefix import functional as F
+from stableprefix._json import MAX_DEPTH
 
 OA, AN = FORMATS
+RS, GE = (Fmt(a) for a in (OpenAIResponsesAdapter(), GeminiAdapter()))
 
 
 class Functional:
@@ -217,7 +221,115 @@ CASES = [
          lambda c: F.append_message(F.append_message(new_state(), AN.user("x"),
                                                      PromptConfig(adapter=AN.adapter)), U, c.cfg),
          InvalidStateError, "uses openai", managed=False),
+    # text that cannot be encoded as UTF-8, wherever it enters
+    Case("lone surrogate in content", OA, lambda c: c.append(OA.user("bad \ud800")),
+         InvalidMessageError, "$.content: text holds"),
+    Case("lone surrogate in a key", OA,
+         lambda c: c.append({"role": "user", "content": "x", "\udfff": 1}),
+         InvalidMessageError, "surrogate"),
+    Case("lone surrogate in an anthropic block", AN,
+         lambda c: c.append({"role": "user", "content": [{"type": "text", "text": "\ud800"}]}),
+         InvalidMessageError, "$.content[0].text"),
+    Case("lone surrogate in the dynamic context", OA, lambda c: c.build("now \ud800"),
+         ValueError, "dynamic_system_prompt: text holds", setup=[U]),
+    Case("lone surrogate in a kept context", OA,
+         lambda c: F.build_turn(c.snapshot(), c.cfg, "now \ud800"), ValueError,
+         "dynamic_system_prompt: text holds", setup=[U], cfg={"dynamic_position": "append"},
+         managed=False),
+    Case("lone surrogate in a summary", OA, lambda c: c.summary("sum \ud800", 1),
+         InvalidMessageError, "surrogate", setup=[U, OA.assistant("a"), OA.user("b")]),
+    # numbers and nesting
+    Case("infinity in tool arguments", AN,
+         lambda c: c.append({"role": "assistant", "content": [
+             {"type": "tool_use", "id": "a", "name": "f", "input": {"x": float("inf")}}]}),
+         InvalidMessageError, "$.content[0].input.x: number inf is not finite",
+         setup=[AN.user("hi")]),
+    Case("nesting deeper than the limit", OA,
+         lambda c: c.append({"role": "user", "content": "x", "meta": _deep(MAX_DEPTH)}),
+         InvalidMessageError, f"deeper than {MAX_DEPTH} levels"),
+    Case("a message containing itself", OA, lambda c: c.append(_looped()),
+         InvalidMessageError, "contains itself"),
+    # duplicate tool call ids, in every format
+    Case("anthropic duplicate tool_use ids", AN,
+         lambda c: c.append({"role": "assistant", "content": [
+             {"type": "tool_use", "id": "a", "name": "f", "input": {}},
+             {"type": "tool_use", "id": "a", "name": "g", "input": {}}]}),
+         InvalidMessageError, "'a' is used twice", setup=[AN.user("hi")]),
+    Case("gemini given id equal to a derived one", GE,
+         lambda c: c.append({"role": "model", "parts": [
+             {"function_call": {"name": "f", "args": {}}},
+             {"function_call": {"id": "f#0", "name": "f", "args": {}}}]}),
+         InvalidMessageError, "'f#0' is used twice", setup=[GE.user("hi")]),
+    Case("responses call id reused", RS,
+         lambda c: c.extend([*RS.calls("a"), *RS.calls("a")]),
+         InvalidMessageError, "'a' is already awaiting", setup=[RS.user("hi")]),
+    # block shapes
+    Case("part type not a string", OA,
+         lambda c: c.append({"role": "user", "content": [{"type": 5, "text": "x"}]}),
+         InvalidMessageError, "got 5"),
+    Case("anthropic block type not a string", AN,
+         lambda c: c.append({"role": "user", "content": [{"type": ["text"], "text": "x"}]}),
+         InvalidMessageError, "$.content[0].type"),
+    Case("anthropic white-space text block", AN,
+         lambda c: c.append({"role": "user", "content": [{"type": "text", "text": " \n\t"}]}),
+         InvalidMessageError, "not white space only"),
+    Case("anthropic tool_use nested in a tool_result", AN,
+         lambda c: c.append({"role": "user", "content": [
+             {"type": "tool_result", "tool_use_id": "a", "content": [
+                 {"type": "tool_use", "id": "b", "name": "f", "input": {}}]}]}),
+         InvalidMessageError, "$.content[0].content[0].type",
+         setup=[AN.user("hi"), call(AN, "a")]),
+    Case("anthropic empty text nested in a tool_result", AN,
+         lambda c: c.append({"role": "user", "content": [
+             {"type": "tool_result", "tool_use_id": "a", "content": [
+                 {"type": "text", "text": "  "}]}]}),
+         InvalidMessageError, "$.content[0].content[0].text",
+         setup=[AN.user("hi"), call(AN, "a")]),
+    # SDK-like objects
+    Case("model_dump raises", OA, lambda c: c.append(_Dumps(RuntimeError("broken"))),
+         InvalidMessageError, "model_dump() raised RuntimeError"),
+    Case("model_dump returns a list", OA, lambda c: c.append(_Dumps([1])), TypeError,
+         "must be a dict"),
+    Case("SDK tool_calls hold a number", OA,
+         lambda c: c.append(_Dumps({"role": "assistant", "tool_calls": [5]})),
+         InvalidMessageError, "tool_calls", setup=[U]),
+    # wrong argument types
+    Case("config is None", OA, lambda c: F.append_message(c.snapshot(), U, None),
+         TypeError, "config must be a PromptConfig", managed=False),
+    Case("state is a list", OA, lambda c: F.build_request([], c.cfg), TypeError,
+         "state must be a state dict", managed=False),
+    Case("an unchecked state with a wrong total", OA,
+         lambda c: F.append_message({**c.snapshot(), "committed_tokens": 1}, U, c.cfg),
+         InvalidStateError, "$.committed_tokens", setup=[U], managed=False),
+    Case("an unchecked state without messages", OA,
+         lambda c: F.transition({"version": 1}, c.cfg), InvalidStateError, "missing field",
+         managed=False),
 ]
+
+
+def _deep(levels: int) -> Any:
+    value: Any = "x"
+    for _ in range(levels):
+        value = {"v": value}
+    return value
+
+
+def _looped() -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "user", "content": "x"}
+    message["again"] = [message]
+    return message
+
+
+class _Dumps:
+    """An SDK-like object whose model_dump returns (or raises) what it is given."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+
+    def model_dump(self, **kwargs: Any) -> Any:
+        if isinstance(self.out, Exception):
+            raise self.out
+        return self.out
 
 
 def _ids(cases: list[Case]) -> list[str]:
@@ -244,7 +356,7 @@ def test_bad_input_is_refused_and_changes_nothing(case: Case, kind: str) -> None
         ctx.extend(fmt.results(*pending) if pending else [fmt.user("ok")] if not before[
             "recent"] and not before["committed"] else [])
         ctx.append(fmt.assistant("fine"))
-        assert ctx.build("ctx")["messages"]
+        assert ctx.build("ctx")
 
 
 def test_there_are_at_least_thirty_cases() -> None:
@@ -266,6 +378,9 @@ BAD_CONFIGS: list[tuple[dict[str, Any], type[BaseException], str]] = [
     ({"adapter": "openai"}, TypeError, "ProviderAdapter"),
     ({"compaction_hook": "summarise"}, TypeError, "callable"),
     ({"static_system_prompt": None}, TypeError, "must be a str"),
+    ({"static_system_prompt": "rules \udc80"}, InvalidConfigError, "surrogate"),
+    ({"tools": [{"type": "function", "function": {"name": "f\ud800"}}]}, InvalidConfigError,
+     "surrogate"),
 ]
 
 

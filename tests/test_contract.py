@@ -104,7 +104,7 @@ def test_the_dynamic_context_stays_out_of_history_and_system(fmt: Fmt, position:
 def test_compaction_keeps_pairs_starts_with_a_user_turn_and_loses_nothing(fmt: Fmt) -> None:
     events: list[CompactionEvent] = []
     cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=700,
-                     on_compaction=events.append)
+                     on_event=events.append)
     s, appended = new_state(), []
     for n in range(10):
         messages = turn(fmt, n, calls=1 + n % 2)

@@ -153,7 +153,7 @@ def test_inputs_are_never_mutated_and_copied_once(fmt: Fmt) -> None:
 def test_compaction_drops_whole_oldest_rounds(fmt: Fmt) -> None:
     events: list[CompactionEvent] = []
     cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=600,
-                     on_compaction=events.append)
+                     on_event=events.append)
     s = new_state()
     for n in range(12):
         s = F.append_messages(s, _tool_turn(fmt, n), cfg)
@@ -189,7 +189,7 @@ def test_compaction_hook_summarises(fmt: Fmt) -> None:
                      compaction_hook=hook)
     s = new_state()
     for n in range(10):
-        s = F.append_messages(s, _tool_turn(fmt, n), cfg, on_compaction=events.append)
+        s = F.append_messages(s, _tool_turn(fmt, n), cfg, on_event=events.append)
     assert events and events[0].strategy == "compaction_hook"
     assert events[0].added == (fmt.user("summary of earlier turns"),)
     assert s["compactions"] == len(events)
@@ -314,7 +314,7 @@ def test_anthropic_sdk_blocks_inside_a_dict_are_accepted() -> None:
 def test_the_budget_covers_the_turn_in_progress(fmt: Fmt) -> None:
     events: list[CompactionEvent] = []
     cfg = config_for(fmt, transition_mode="agent_cycle", history_max_tokens=500,
-                     on_compaction=events.append)
+                     on_event=events.append)
     s = F.append_messages(new_state(), _tool_turn(fmt, 0), cfg)  # the previous task
     previous = list(s["committed"])
     s = F.append_message(s, fmt.user("a new task " + "detail " * 20), cfg)

@@ -15,6 +15,7 @@ from stableprefix import (
     InvalidStateError,
     PromptConfig,
     PromptManager,
+    dumps,
     new_state,
 )
 from stableprefix import functional as F
@@ -46,13 +47,14 @@ def test_dumps_loads_continue_the_conversation(fmt: Fmt) -> None:
 
 def test_loads_checks_messages_against_the_adapter() -> None:
     oa, an = FORMATS
-    text = PromptManager(config_for(oa)).dumps()
-    state = json.loads(text)
-    state["committed"] = [{"role": "system", "content": "x"}]
-    state["committed_counts"] = [3]
-    state["committed_tokens"] = 3
+    system = {"role": "system", "content": "x"}
+    state = json.loads(
+        dumps(F.append_message(new_state(), system, config_for(oa)))
+    )
+    state["format"] = None  # as if written before any adapter was chosen
     with pytest.raises(InvalidStateError, match="no system role"):
         PromptManager.loads(json.dumps(state), config_for(an))
+    state["format"] = "openai"
     state["pending"] = ["ghost"]
     with pytest.raises(InvalidStateError) as info:
         PromptManager(config_for(oa), state)
@@ -75,22 +77,30 @@ def test_manager_matches_functional_api_on_the_fast_path() -> None:
     assert pm.state == state
 
 
-def test_a_failing_event_callback_applies_nothing() -> None:
+def test_a_failing_event_callback_does_not_undo_the_change_it_reports() -> None:
+    seen: list[CompactionEvent] = []
+
     def boom(event: CompactionEvent) -> None:
+        seen.append(event)
         raise RuntimeError("storage down")
 
     fmt = FORMATS[0]
-    cfg = config_for(fmt, history_max_tokens=150, on_compaction=boom)
+    cfg = config_for(fmt, history_max_tokens=150, on_event=boom)
     pm = PromptManager(cfg)
     pm.extend([fmt.user("first " * 40), fmt.assistant("reply " * 40)])
     assert pm.committed_tokens <= 150
-    before = pm.state
-    with pytest.raises(HookError, match="on_compaction"):
+    with pytest.raises(HookError, match=r"on_event.*storage down.*applied") as info:
         pm.append(fmt.user("second " * 40))
-    assert pm.state == before
-    pm2 = PromptManager(cfg.replace(on_compaction=None), before)
-    pm2.append(fmt.user("second " * 40))
-    assert pm2.state["compactions"] == 1
+    assert len(seen) == 1 and pm.state["compactions"] == 1  # reported, and it happened
+    assert pm.state["committed"][-1]["content"] == "second " * 40
+    assert info.value.state is None  # the manager holds the new state itself
+    pm.append(fmt.assistant("still usable"))
+    # the functional API hands the new state over on the error
+    state = F.append_messages(new_state(), [fmt.user("first " * 40), fmt.assistant("reply " * 40)],
+                              cfg.replace(on_event=None))
+    with pytest.raises(HookError) as info:
+        F.append_message(state, fmt.user("second " * 40), cfg)
+    assert info.value.state["compactions"] == state["compactions"] + 1
 
 
 @fmts
@@ -137,7 +147,7 @@ def test_threads_with_compaction_and_transitions() -> None:
         with lock:
             events.append(event)
 
-    cfg = config_for(fmt, transition_mode="none", history_max_tokens=400, on_compaction=sink)
+    cfg = config_for(fmt, transition_mode="none", history_max_tokens=400, on_event=sink)
     pm = PromptManager(cfg)
     errors: list[BaseException] = []
 

@@ -197,7 +197,7 @@ def _step(op: tuple[str, int], fmt: Fmt, state: Any, cfg: PromptConfig, model: M
             batch = fmt.results(*pending, text="r" * n) if pending else fmt.results("x")
         else:
             batch = fmt.results("nonexistent")
-        new = F.append_messages(state, batch, cfg, on_compaction=model.sink)
+        new = F.append_messages(state, batch, cfg, on_event=model.sink)
         pm.extend(batch)
         model.appended.extend(batch)
         return new
@@ -215,17 +215,17 @@ def _step(op: tuple[str, int], fmt: Fmt, state: Any, cfg: PromptConfig, model: M
         _check_prefix(fmt, cfg, new, request, model)
         return new
     if kind == "transition":
-        new = F.transition(state, cfg, on_compaction=model.sink)
+        new = F.transition(state, cfg, on_event=model.sink)
         pm.transition()
         return new
     if kind == "compact":
         if cfg.history_max_tokens is None:
             return state
-        new = F.compact(state, cfg, on_compaction=model.sink)
+        new = F.compact(state, cfg, on_event=model.sink)
         pm.compact()
         return new
     new = F.apply_summary(state, "summary so far", cfg, keep_last_rounds=n,
-                          on_compaction=model.sink)
+                          on_event=model.sink)
     pm.apply_summary("summary so far", keep_last_rounds=n)
     return new
 
@@ -253,9 +253,9 @@ def test_invariants_hold_over_random_operations(conf: dict[str, Any],
         transition_mode=conf["transition_mode"], dynamic_position=conf["dynamic_position"],
         history_max_tokens=conf["history_max_tokens"],
         compaction_hook=COMPACTION_HOOKS[conf["compaction_hook"]],
-        transition_hook=TRANSITION_HOOKS[conf["transition_hook"]], on_compaction=model.sink,
+        transition_hook=TRANSITION_HOOKS[conf["transition_hook"]], on_event=model.sink,
     )
-    pm_cfg = cfg.replace(on_compaction=None)
+    pm_cfg = cfg.replace(on_event=None)
     state = new_state()
     pm = PromptManager(pm_cfg)
     for op in sequence:

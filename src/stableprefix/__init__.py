@@ -9,6 +9,7 @@
 
 from . import adapters, functional, models, pricing, sim, stores, tokens
 from ._blocks import CacheBlock, FlatRequest
+from ._check import check_state
 from ._compaction import CompactionEvent, truncate_oldest
 from ._config import PromptConfig
 from ._errors import (
@@ -90,6 +91,7 @@ __all__ = [
     "UsageError",
     "__version__",
     "adapters",
+    "check_state",
     "dumps",
     "estimate_cost",
     "functional",

@@ -29,7 +29,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Protocol
 
 from ._blocks import CacheBlock, FlatRequest
-from ._errors import InvalidConfigError, InvalidMessageError, translate
+from ._errors import HookError, InvalidConfigError, InvalidMessageError, translate
 from ._json import canonical, sha256_hex
 from ._tokens import estimate_json_tokens, estimate_text_tokens
 from ._usage import CacheUsage
@@ -262,14 +262,15 @@ failed (RuntimeError: validator exploded)
         """Tokens of a plain string: exact with a ``token_counter``, else estimated."""
         counter: TextCounter | None = getattr(self, "token_counter", None)
         if counter is not None:
-            return counter.count_text(text)
+            return _counted(counter.count_text(text))
         return estimate_text_tokens(text, self.token_family)
 
     def count_json_tokens(self, value: Any) -> int:
         """Tokens of a JSON value serialised compactly."""
         counter: TextCounter | None = getattr(self, "token_counter", None)
         if counter is not None:
-            return counter.count_text(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
+            text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+            return _counted(counter.count_text(text))
         return estimate_json_tokens(value, self.token_family)
 
     @abstractmethod
@@ -421,6 +422,15 @@ failed (RuntimeError: validator exploded)
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in sorted(vars_of(self).items()))
         return f"{type(self).__name__}({fields})"
+
+
+def _counted(n: object) -> int:
+    """A token counter's result, refused unless it is a whole number >= 0."""
+    if type(n) is not int or n < 0:
+        raise HookError(
+            f"returned {n!r}; a token count must be a whole number >= 0", hook="token_counter"
+        )
+    return n
 
 
 def vars_of(obj: object) -> dict[str, Any]:

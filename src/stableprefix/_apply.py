@@ -13,19 +13,26 @@ run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ._adapter import Message
+from ._adapter import Message, ProviderAdapter
 from ._compaction import CompactionEvent, cut_index, run_hook, validate_messages
 from ._config import PromptConfig
-from ._errors import HookError, InvalidMessageError, InvalidStateError, PendingToolCallError
-from ._json import EMPTY_HASH, JSONPathError, chain_hash, copy_json
-from ._sequence import advance
+from ._errors import (
+    HookError,
+    InvalidMessageError,
+    InvalidStateError,
+    PendingToolCallError,
+    StablePrefixError,
+)
+from ._events import Event
+from ._json import EMPTY_HASH, JSONPathError, chain_hash, check_text, copy_json
+from ._sequence import advance, check_sequence
 from ._state import State
 
-EventSink = Callable[[CompactionEvent], object]
+EventSink = Callable[[Event], object]
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +93,25 @@ def validate_append(
         adapter.check_first(message, index=index)
     before = tuple(state["pending"]) if pending is None else pending
     after = advance(before, message, adapter, index)
-    return Ready(message, adapter.count_tokens(message), after)
+    return Ready(message, count_message(adapter, message), after)
+
+
+def count_message(adapter: ProviderAdapter, message: Message) -> int:
+    """``adapter.count_tokens(message)``, refusing what a broken token counter returns."""
+    try:
+        n = adapter.count_tokens(message)
+    except StablePrefixError:
+        raise
+    except Exception as exc:
+        raise HookError(
+            f"raised {type(exc).__name__}: {exc}; nothing was applied", hook="token_counter"
+        ) from exc
+    if type(n) is not int or n < 0:
+        raise HookError(
+            f"returned {n!r} for a message; a token count must be a whole number >= 0",
+            hook="token_counter",
+        )
+    return n
 
 
 def _commit(work: State, messages: list[Message], counts: list[int], chain: bool) -> None:
@@ -141,20 +166,24 @@ def apply_append(
     folds them in with ``extend_hash`` before anyone reads the state.
     """
     work["format"] = config.adapter.name
+    before = tuple(work["pending"])
     work["pending"] = list(ready.pending)
-    if config.transition_mode == "none":
+    mode = config.transition_mode
+    if mode == "none" and not work["recent"]:
         messages, counts = [ready.message], [ready.tokens]
         if config.transition_hook is not None:
-            messages, counts = _run_transition_hook(messages, counts, config, work)
+            messages, counts = _run_transition_hook(messages, counts, config, work, before)
         _commit(work, messages, counts, chain)
     else:
+        # With "none" and a turn still in progress (the mode was changed
+        # mid-turn), the message joins the turn and the whole turn moves as
+        # soon as no call awaits a result: history never overtakes the turn.
         work["recent"].append(ready.message)
         work["recent_counts"].append(ready.tokens)
         work["recent_tokens"] += ready.tokens
-        if (
-            config.transition_mode == "agent_cycle"
-            and not ready.pending
-            and config.adapter.is_final_answer(ready.message)
+        if not ready.pending and (
+            mode == "none"
+            or (mode == "agent_cycle" and config.adapter.is_final_answer(ready.message))
         ):
             transition_into(work, config, chain=chain)
     maybe_compact(work, config, events)
@@ -164,7 +193,11 @@ def apply_append(
 
 
 def _run_transition_hook(
-    messages: list[Message], counts: list[int], config: PromptConfig, work: State
+    messages: list[Message],
+    counts: list[int],
+    config: PromptConfig,
+    work: State,
+    start: tuple[str, ...] = (),
 ) -> tuple[list[Message], list[int]]:
     adapter = config.adapter
     hook = config.transition_hook
@@ -190,12 +223,30 @@ def _run_transition_hook(
             "hook may rewrite content but must keep every tool call and result",
             hook="transition_hook",
         )
+    try:
+        check_sequence(fresh, adapter, pending=start, first=False)
+    except StablePrefixError as exc:
+        raise HookError(
+            f"separated a tool call from its results ({exc}); keep every tool call "
+            "directly followed by its results",
+            hook="transition_hook",
+        ) from exc
     if fresh and not work["committed"]:
         try:
             adapter.check_first(fresh[0], index=0)
         except InvalidMessageError as exc:
             raise HookError(str(exc), hook="transition_hook") from exc
     return fresh, fresh_counts
+
+
+def _answered_earlier(messages: list[Message], adapter: ProviderAdapter) -> tuple[str, ...]:
+    """Ids of calls made before ``messages`` that ``messages`` answer (in order)."""
+    called: set[str] = set()
+    out: list[str] = []
+    for m in messages:
+        called.update(adapter.tool_call_ids(m))
+        out.extend(r for r in adapter.tool_result_ids(m) if r not in called and r not in out)
+    return tuple(out)
 
 
 def transition_into(work: State, config: PromptConfig, *, chain: bool = True) -> None:
@@ -209,7 +260,8 @@ def transition_into(work: State, config: PromptConfig, *, chain: bool = True) ->
         )
     messages, counts = work["recent"], work["recent_counts"]
     if config.transition_hook is not None:
-        messages, counts = _run_transition_hook(messages, counts, config, work)
+        start = _answered_earlier(messages, config.adapter)
+        messages, counts = _run_transition_hook(messages, counts, config, work, start)
     _commit(work, list(messages), list(counts), chain)
     work["recent"], work["recent_counts"], work["recent_tokens"] = [], [], 0
 
@@ -292,19 +344,35 @@ def replace_history(
             work["context"] = None
 
 
-def deliver(events: list[CompactionEvent], config: PromptConfig, sink: EventSink | None) -> None:
-    target = sink if sink is not None else config.on_compaction
-    if target is None:
+def deliver(
+    events: Sequence[Event],
+    config: PromptConfig,
+    sink: EventSink | None,
+    state: State | None = None,
+) -> None:
+    """Hand ``events`` to ``sink`` (or ``config.on_event``) after their change is applied.
+
+    Every event is delivered even when the sink raises for one of them (the
+    change they describe stands); then ``HookError`` reports the first
+    failure and carries the new state in ``state``.
+    """
+    target = sink if sink is not None else config.on_event
+    if target is None or not events:
         return
+    failure: Exception | None = None
     for event in events:
         try:
             target(event)
         except Exception as exc:
-            raise HookError(
-                f"raised {type(exc).__name__}: {exc}; the state is unchanged "
-                "(the compaction was not applied)",
-                hook="on_compaction",
-            ) from exc
+            failure = failure or exc
+    if failure is not None:
+        raise HookError(
+            f"raised {type(failure).__name__}: {failure}; the change the event reports was "
+            "applied all the same and every event was delivered (the new state is on this "
+            "error's .state; a PromptManager already holds it)",
+            hook="on_event",
+            state=state,
+        ) from failure
 
 
 def effective_position(config: PromptConfig, text: str | None) -> str:
@@ -340,6 +408,7 @@ def validate_context(state: State, text: str | None, config: PromptConfig) -> Re
     """Phase one of ``record_context``; ``None`` when nothing is to be kept."""
     if text is not None and not isinstance(text, str):
         raise TypeError(f"the dynamic context must be a str or None, got {type(text).__name__}")
+    check_text(text, "dynamic_system_prompt")
     if not text or text == state["context"] or effective_position(config, text) != "append":
         return None
     if state["pending"]:

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from ._adapter import Message, ProviderAdapter
 from ._errors import InvalidConfigError
-from ._json import JSONPathError, canonical, copy_json, sha256_hex, sorted_json
+from ._events import Event
+from ._json import JSONPathError, canonical, copy_json, sha256_hex, sorted_json, utf8_error
 from ._registry import default_adapter
-
-if TYPE_CHECKING:
-    from ._compaction import CompactionEvent
 
 __all__ = ["CompactionHook", "PromptConfig", "TransitionHook"]
 
@@ -62,7 +60,9 @@ class PromptConfig:
             ``append_context_max_tokens`` tokens is kept in the turn. See
             ``functional.effective_position`` for the measurements behind it.
         append_context_max_tokens: the ``"auto"`` threshold (default 256).
-        on_compaction: called with a ``CompactionEvent`` after each compaction.
+        on_event: called with every ``Event`` the conversation reports (a
+            ``CompactionEvent`` after each compaction), once the change it
+            describes has been applied.
 
     Raises:
         TypeError: a field has the wrong type.
@@ -87,7 +87,7 @@ class PromptConfig:
     transition_hook: TransitionHook | None = None
     dynamic_position: DynamicPosition = "auto"
     append_context_max_tokens: int = 256
-    on_compaction: Callable[[CompactionEvent], object] | None = None
+    on_event: Callable[[Event], object] | None = None
     _prefix_hash: str = field(init=False, repr=False, compare=False, default="")
     _static_tokens: int = field(init=False, repr=False, compare=False, default=0)
 
@@ -97,6 +97,9 @@ class PromptConfig:
                 "PromptConfig.static_system_prompt must be a str, got "
                 f"{type(self.static_system_prompt).__name__}"
             )
+        problem = utf8_error(self.static_system_prompt)
+        if problem is not None:
+            raise InvalidConfigError(problem, field="static_system_prompt")
         if not isinstance(self.adapter, ProviderAdapter):
             raise TypeError(
                 "PromptConfig.adapter must be a ProviderAdapter instance, got "
@@ -104,7 +107,7 @@ class PromptConfig:
             )
         self._check_choices()
         self._check_budget()
-        for name in ("compaction_hook", "transition_hook", "on_compaction"):
+        for name in ("compaction_hook", "transition_hook", "on_event"):
             _check_callable(name, getattr(self, name))
         tools = self._canonical_tools()
         object.__setattr__(self, "tools", tools)
@@ -209,5 +212,5 @@ _FIELDS = (
     "transition_hook",
     "dynamic_position",
     "append_context_max_tokens",
-    "on_compaction",
+    "on_event",
 )

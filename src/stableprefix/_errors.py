@@ -45,6 +45,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 __all__ = [
     "CacheMarkerError",
@@ -161,11 +162,14 @@ class HookError(StablePrefixError):
 
     Attributes:
         hook: the config field holding the hook, e.g. ``"compaction_hook"``.
+        state: for an ``on_event`` callback that raised, the state with the
+            change applied (events report only applied changes); else ``None``.
     """
 
-    def __init__(self, message: str, *, hook: str) -> None:
+    def __init__(self, message: str, *, hook: str, state: Any = None) -> None:
         super().__init__(f"{hook}: {message}")
         self.hook = hook
+        self.state = state
 
 
 class UnsupportedError(StablePrefixError):

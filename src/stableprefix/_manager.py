@@ -8,8 +8,14 @@ and a turn costs O(1) however long the history. On that path the messages
 newly committed are folded into ``history_hash`` lazily, the first time
 anything reads the state, so a turn does not pay for hashing it may never
 need. Otherwise the change runs on a copy that is swapped in only after
-every step, including delivery of compaction events, succeeded. One lock
-serialises all of it.
+every step succeeded. One lock serialises all of it.
+
+User code runs in two places. Hooks and token counters run *while* a
+change is computed; if one calls back into the same manager to change it,
+that call is refused (``TransitionError``), because its change would be
+lost when the computed state is swapped in. Events are delivered *after*
+the swap, so an ``on_event`` callback sees the new state and may change the
+manager again (its change applies on top; nothing is lost).
 """
 
 from __future__ import annotations
@@ -21,43 +27,14 @@ from typing import Any
 from . import _apply as A
 from . import functional as F
 from ._adapter import Message
+from ._check import check_state, mark_checked
 from ._compaction import CompactionEvent
 from ._config import PromptConfig
-from ._errors import InvalidStateError, StablePrefixError
-from ._json import copy_json
-from ._sequence import check_sequence
-from ._state import State, copy_state, dumps, loads, new_state, validate_state
+from ._errors import TransitionError
+from ._events import Event
+from ._state import State, copy_state, deep_copy_state, dump_valid, loads, new_state
 
 __all__ = ["PromptManager"]
-
-
-def _adopt(state: State, config: PromptConfig, *, owned: bool = False) -> State:
-    """Validate a state completely against the adapter; copy it unless ``owned``.
-
-    ``owned`` is for a document this module just parsed, which nobody else
-    holds and which ``loads`` already validated structurally.
-    """
-    if not owned:
-        validate_state(state)
-        state = copy_json(state)
-    A.check_format(state, config)
-    adapter = config.adapter
-    for part in ("committed", "recent"):
-        for i, message in enumerate(state[part]):  # type: ignore[literal-required,unused-ignore]
-            try:
-                adapter.validate_message(message, index=i)
-            except StablePrefixError as exc:
-                raise InvalidStateError(str(exc), path=f"$.{part}[{i}]") from exc
-    try:
-        pending = check_sequence([*state["committed"], *state["recent"]], adapter)
-    except StablePrefixError as exc:
-        raise InvalidStateError(f"messages are out of order: {exc}") from exc
-    if list(pending) != state["pending"]:
-        raise InvalidStateError(
-            f"lists {state['pending']} but the messages leave {list(pending)} awaiting results",
-            path="$.pending",
-        )
-    return state
 
 
 class PromptManager:
@@ -87,9 +64,30 @@ class PromptManager:
             raise TypeError(f"config must be a PromptConfig, got {type(config).__name__}")
         self._config = config
         self._lock = threading.RLock()
-        self._state: State = new_state() if state is None else _adopt(state, config)
+        self._state: State = (
+            new_state() if state is None else deep_copy_state(check_state(state, config))
+        )
         self._unhashed = 0  # committed messages not yet folded into history_hash
         self._last_response_id: str | None = None
+        self._busy = False  # a change is being computed (user code may be running)
+
+    def _enter(self) -> None:
+        """Refuse a change from inside a hook of a change in progress (under the lock)."""
+        if self._busy:
+            raise TransitionError(
+                "a hook or token counter called back into the PromptManager that is "
+                "running it; change the manager from on_event (called after the change is "
+                "applied) or after the call returns"
+            )
+        self._busy = True
+
+    def _deliver(self, events: list[Event]) -> None:
+        """Report the events of a change already swapped in (under the lock, not busy)."""
+        A.deliver(events, self._config, None)
+
+    def _marked(self) -> State:
+        """The settled state, marked as checked for the functional API (under the lock)."""
+        return mark_checked(self._settled(), self._config.adapter)
 
     def _settled(self) -> State:
         """The state with ``history_hash`` brought up to date (call under the lock)."""
@@ -108,11 +106,6 @@ class PromptManager:
             A.apply_append(state, ready, self._config, [], chain=False)
         self._unhashed += len(state["committed"]) - before
 
-    @classmethod
-    def _from_owned(cls, config: PromptConfig, state: State) -> PromptManager:
-        manager = cls(config)
-        manager._state = _adopt(state, config, owned=True)
-        return manager
 
     @classmethod
     def loads(cls, text: str | bytes, config: PromptConfig) -> PromptManager:
@@ -126,7 +119,10 @@ class PromptManager:
         """
         if not isinstance(config, PromptConfig):
             raise TypeError(f"config must be a PromptConfig, got {type(config).__name__}")
-        return cls._from_owned(config, loads(text))
+        manager = cls(config)
+        # The parsed document is ours alone: checked, it needs no copy.
+        manager._state = dict(check_state(loads(text), config))  # type: ignore[assignment]
+        return manager
 
     @classmethod
     def open(cls, store: Any, session_id: str, config: PromptConfig) -> PromptManager:
@@ -168,13 +164,12 @@ class PromptManager:
     def state(self) -> State:
         """A deep copy of the current state; changing it cannot affect the manager."""
         with self._lock:
-            snapshot: State = copy_json(self._settled())
-        return snapshot
+            return mark_checked(deep_copy_state(self._settled()), self._config.adapter)
 
     def dumps(self) -> str:
         """The state as JSON text (see ``stableprefix.dumps``)."""
         with self._lock:
-            return dumps(self._settled())
+            return dump_valid(self._settled())  # valid by construction
 
     # -------------------------------------------------------------- changes
 
@@ -186,15 +181,23 @@ class PromptManager:
         >>> pm.committed_tokens > 0
         True
         """
+        events: list[Event] = []
         with self._lock:
-            ready = A.validate_append(self._state, message, self._config, 0)
-            if A.will_run_user_code(self._state, ready, self._config):
-                self._state = F.append_messages(self._settled(), [message], self._config)
-            else:
-                self._apply_fast(ready)
-            rid = None if isinstance(message, Mapping) else getattr(message, "id", None)
-            if isinstance(rid, str):
-                self._last_response_id = rid
+            self._enter()
+            try:
+                ready = A.validate_append(self._state, message, self._config, 0)
+                if A.will_run_user_code(self._state, ready, self._config):
+                    self._state = F.append_messages(
+                        self._marked(), [message], self._config, on_event=events.append
+                    )
+                else:
+                    self._apply_fast(ready)
+                rid = None if isinstance(message, Mapping) else getattr(message, "id", None)
+                if isinstance(rid, str):
+                    self._last_response_id = rid
+            finally:
+                self._busy = False
+            self._deliver(events)
 
     def extend(self, messages: Iterable[Any]) -> None:
         """Append several messages: all of them, or none on error.
@@ -208,19 +211,28 @@ class PromptManager:
         if isinstance(messages, (dict, str, bytes)):
             raise TypeError("extend() takes an iterable of messages; use append() for one")
         batch = list(messages)
+        events: list[Event] = []
         with self._lock:
-            cfg, state = self._config, self._state
-            readies: list[A.Ready] = []
-            pending, empty = tuple(state["pending"]), not state["committed"] and not state["recent"]
-            for i, raw in enumerate(batch):
-                ready = A.validate_append(state, raw, cfg, i, pending=pending, empty=empty)
-                readies.append(ready)
-                pending, empty = ready.pending, False
-            if self._in_place(readies):
-                for ready in readies:
-                    self._apply_fast(ready)
-                return
-            self._state = F.append_messages(self._settled(), batch, cfg)
+            self._enter()
+            try:
+                self._extend(batch, events)
+            finally:
+                self._busy = False
+            self._deliver(events)
+
+    def _extend(self, batch: list[Any], events: list[Event]) -> None:
+        cfg, state = self._config, self._state
+        readies: list[A.Ready] = []
+        pending, empty = tuple(state["pending"]), not state["committed"] and not state["recent"]
+        for i, raw in enumerate(batch):
+            ready = A.validate_append(state, raw, cfg, i, pending=pending, empty=empty)
+            readies.append(ready)
+            pending, empty = ready.pending, False
+        if self._in_place(readies):
+            for ready in readies:
+                self._apply_fast(ready)
+            return
+        self._state = F.append_messages(self._marked(), batch, cfg, on_event=events.append)
 
     def _in_place(self, readies: list[A.Ready]) -> bool:
         """Whether the batch can be applied without any user code running."""
@@ -233,8 +245,14 @@ class PromptManager:
 
     def transition(self) -> None:
         """Move the recent turn into committed history (see ``functional.transition``)."""
+        events: list[Event] = []
         with self._lock:
-            self._state = F.transition(self._settled(), self._config)
+            self._enter()
+            try:
+                self._state = F.transition(self._marked(), self._config, on_event=events.append)
+            finally:
+                self._busy = False
+            self._deliver(events)
 
     def compact(self) -> CompactionEvent | None:
         """Compact committed history to the target now; return the event (also delivered).
@@ -244,28 +262,51 @@ class PromptManager:
         True
         """
         with self._lock:
-            work, event = F.compact_with_event(self._settled(), self._config)
-            A.deliver([event] if event else [], self._config, None)
-            self._state = work
+            self._enter()
+            try:
+                work, event = F.compact_with_event(self._marked(), self._config)
+                self._state = work
+            finally:
+                self._busy = False
+            self._deliver([event] if event else [])
             return event
 
     def record_context(self, text: str | None) -> None:
         """Keep the dynamic context in the turn (``dynamic_position="append"``)."""
+        events: list[Event] = []
         with self._lock:
-            ready = A.validate_context(self._state, text, self._config)
-            if ready is None:
-                return
-            if not A.will_run_user_code(self._state, ready, self._config):
-                self._apply_fast(ready, context=True)
-                return
-            self._state = F.record_context(self._settled(), text, self._config)
+            self._enter()
+            try:
+                self._record_context(text, events)
+            finally:
+                self._busy = False
+            self._deliver(events)
+
+    def _record_context(self, text: str | None, events: list[Event]) -> None:
+        ready = A.validate_context(self._state, text, self._config)
+        if ready is None:
+            return
+        if not A.will_run_user_code(self._state, ready, self._config):
+            self._apply_fast(ready, context=True)
+            return
+        self._state = F.record_context(self._marked(), text, self._config, on_event=events.append)
 
     def apply_summary(self, summary_text: str, *, keep_last_rounds: int = 2) -> None:
         """Fold older rounds into a summary (see ``functional.apply_summary``)."""
+        events: list[Event] = []
         with self._lock:
-            self._state = F.apply_summary(
-                self._settled(), summary_text, self._config, keep_last_rounds=keep_last_rounds
-            )
+            self._enter()
+            try:
+                self._state = F.apply_summary(
+                    self._marked(),
+                    summary_text,
+                    self._config,
+                    keep_last_rounds=keep_last_rounds,
+                    on_event=events.append,
+                )
+            finally:
+                self._busy = False
+            self._deliver(events)
 
     # --------------------------------------------------------------- builds
 
@@ -281,27 +322,29 @@ class PromptManager:
         with self._lock:
             F._adapter_for(self._config, model)  # refuse a bad model before recording
             self.record_context(dynamic_system_prompt)
-            return F.build_request(self._state, self._config, dynamic_system_prompt, model=model)
+            parts = F._request_parts(self._state, self._config, dynamic_system_prompt)
+            return F._adapter_for(self._config, model).render(parts)
 
     def build_messages(self, dynamic_system_prompt: str | None = None) -> list[Message]:
         """The message list for OpenAI-style flows (see ``functional.build_messages``)."""
         with self._lock:
-            F.build_messages(self._state, self._config)  # refuse early, before recording
+            F.build_messages(self._marked(), self._config)  # refuse early, before recording
             self.record_context(dynamic_system_prompt)
-            return F.build_messages(self._state, self._config, dynamic_system_prompt)
+            parts = F._request_parts(self._state, self._config, dynamic_system_prompt)
+            return self._config.adapter.render_messages(parts)
 
     def build_warmup_request(self) -> dict[str, Any]:
         """The smallest request that writes the shared prefix (see
         ``functional.build_warmup_request``); the state is not changed."""
         with self._lock:
-            return F.build_warmup_request(self._state, self._config)
+            return F.build_warmup_request(self._marked(), self._config)
 
     def build_summary_request(
         self, *, instruction: str = F.DEFAULT_SUMMARY_INSTRUCTION
     ) -> dict[str, Any]:
         """A summarisation request reusing the cached prefix."""
         with self._lock:
-            return F.build_summary_request(self._state, self._config, instruction=instruction)
+            return F.build_summary_request(self._marked(), self._config, instruction=instruction)
 
     # ---------------------------------------------------------------- reads
 
@@ -332,9 +375,9 @@ class PromptManager:
     def fingerprint(self) -> str:
         """The prefix fingerprint (see ``functional.prefix_fingerprint``)."""
         with self._lock:
-            return F.prefix_fingerprint(self._settled(), self._config)
+            return F.prefix_fingerprint(self._marked(), self._config)
 
     def snapshot(self) -> State:
         """A cheap copy of the state sharing message objects (do not modify them)."""
         with self._lock:
-            return copy_state(self._settled())
+            return mark_checked(copy_state(self._settled()), self._config.adapter)

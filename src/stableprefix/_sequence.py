@@ -37,6 +37,14 @@ def advance(
     role = adapter.role_of(message)
     results = adapter.tool_result_ids(message)
     calls = adapter.tool_call_ids(message)
+    if len(calls) > 1 and len(set(calls)) != len(calls):
+        twice = next(c for i, c in enumerate(calls) if c in calls[:i])
+        raise InvalidMessageError(
+            f"tool call id {twice!r} is used twice in one message (for calls without an "
+            "id, the adapter derives one); give every call its own id",
+            index=index,
+            role=role,
+        )
     if pending:
         if not results and calls and adapter.calls_span_messages:
             # One model turn's parallel calls arrive as consecutive items.

@@ -5,8 +5,11 @@ database. Each message is stored once, in the provider's wire format, next
 to its token count (computed once, when it entered), and running totals make
 budget checks O(1). ``history_hash`` is a hash chain over the committed
 messages, extended on every commit, so the prefix fingerprint costs nothing
-to read. ``loads`` checks every field and names the path of the first bad
-one; ``dumps`` writes a canonical form, so ``dumps(loads(x)) == x``.
+to read. ``loads`` checks the structure of every field (types, plain JSON,
+UTF-8 text, finite numbers, nesting depth) and names the path of the first
+bad one; ``check_state`` adds what needs the provider's adapter (messages,
+their order, token counts, the hash). ``dumps`` writes a canonical form, so
+``dumps(loads(x)) == x``.
 
 Layout (version 1)::
 
@@ -21,16 +24,32 @@ Layout (version 1)::
 from __future__ import annotations
 
 import json
+import math
 import re
-from collections.abc import Sequence
-from typing import Any, TypedDict
+from collections.abc import Callable, Sequence
+from typing import Any, TypedDict, TypeVar
 
 from ._adapter import Message
 from ._errors import InvalidStateError, SignatureError
-from ._json import EMPTY_HASH
+from ._json import EMPTY_HASH, JSONPathError, check_plain, copy_json, sha256_hex, utf8_error
+from ._json import with_stack_room as _with_room
 from ._signing import MAGIC, sign, verify
 
-__all__ = ["STATE_VERSION", "State", "copy_state", "dumps", "loads", "new_state", "validate_state"]
+__all__ = [
+    "STATE_VERSION",
+    "CheckedState",
+    "State",
+    "copy_state",
+    "deep_copy_state",
+    "dump_valid",
+    "dumps",
+    "is_intact",
+    "loads",
+    "new_state",
+    "signature",
+    "validate_state",
+    "with_stack_room",
+]
 
 STATE_VERSION = 1
 _HEX64 = re.compile(r"[0-9a-f]{64}\Z")
@@ -62,6 +81,61 @@ class State(TypedDict):
 _KEYS = tuple(State.__annotations__)
 
 
+class CheckedState(dict):  # type: ignore[type-arg]
+    """A state that passed ``check_state`` (or was built from one by the library)."""
+
+    __slots__ = ("_adapter", "_derived", "_sig")
+    _adapter: Any  # the adapter it was checked for (None: read by loads only)
+    _derived: bool  # its derived fields are known to agree with its messages
+    _sig: tuple[Any, ...]
+
+    def __reduce__(self) -> Any:
+        # Pickles (and deep copies) as the plain dict it is: the mark is
+        # only meaningful for the object the library handed out.
+        return (dict, (dict(self),))
+
+
+def signature(state: Any) -> tuple[Any, ...]:
+    c, cc, r, rc, p = (
+        state["committed"],
+        state["committed_counts"],
+        state["recent"],
+        state["recent_counts"],
+        state["pending"],
+    )
+    return (
+        len(state),
+        id(c),
+        len(c),
+        id(cc),
+        len(cc),
+        state["committed_tokens"],
+        id(r),
+        len(r),
+        id(rc),
+        len(rc),
+        state["recent_tokens"],
+        id(p),
+        len(p),
+        state["history_hash"],
+        state["format"],
+        state["key"],
+        state["context"],
+        state["compactions"],
+        state["version"],
+    )
+
+
+def is_intact(state: Any) -> bool:
+    """Whether ``state`` is a ``CheckedState`` unchanged since it was checked."""
+    if type(state) is not CheckedState:
+        return False
+    try:
+        return bool(state._sig == signature(state))
+    except (KeyError, AttributeError):
+        return False
+
+
 def new_state(key: str | None = None) -> State:
     """An empty conversation.
 
@@ -79,6 +153,8 @@ def new_state(key: str | None = None) -> State:
     """
     if key is not None and (not isinstance(key, str) or not key):
         raise TypeError(f"key must be a non-empty str or None, got {key!r}")
+    if key is not None and utf8_error(key) is not None:
+        raise ValueError(f"key: {utf8_error(key)}")
     return {
         "version": STATE_VERSION,
         "format": None,
@@ -107,6 +183,14 @@ def copy_state(state: State) -> State:
     return out
 
 
+def deep_copy_state(state: State) -> State:
+    """A copy of a valid state that shares nothing with it (messages copied too)."""
+    out = copy_state(state)
+    out["committed"] = [copy_json(m) for m in state["committed"]]
+    out["recent"] = [copy_json(m) for m in state["recent"]]
+    return out
+
+
 def dumps(state: State, *, key: str | bytes | None = None) -> str:
     """Serialise a state to compact JSON text.
 
@@ -119,17 +203,51 @@ def dumps(state: State, *, key: str | bytes | None = None) -> str:
 
     >>> dumps(new_state())[:37]
     '{"version":1,"format":null,"key":null'
-    >>> dumps(new_state(), key="a-secret-of-32-bytes-or-more-000")[:30]
-    'sp-signed.v1.0983548ca87e8cec.'
+    >>> dumps(new_state(), key="a-secret-of-32-bytes-or-more-000")[:13]
+    'sp-signed.v1.'
     """
-    validate_state(state)
+    if not is_intact(state):
+        validate_state(state)
+    text = dump_valid(state)
+    return text if key is None else sign(text, key)
+
+
+def dump_valid(state: State) -> str:
+    """``dumps`` for a state known to be valid (skips the structure check)."""
+    return with_stack_room(_encode, state)
+
+
+def _encode(state: State) -> str:
+    if _DIGEST in state:  # a parsed document handed back as a dict
+        state = {k: state[k] for k in _KEYS}  # type: ignore[literal-required,assignment]
     try:
-        text = json.dumps(state, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        body = json.dumps(state, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        digest = sha256_hex(body)
     except (TypeError, ValueError) as exc:
         # A message was changed after it entered the state (it is shared with
         # built requests); say so rather than writing a document we cannot read.
         raise InvalidStateError(f"holds a value that is not plain JSON ({exc})") from exc
-    return text if key is None else sign(text, key)
+    return f'{body[:-1]},"{_DIGEST}":"{digest}"}}'
+
+
+#: The last field of a written document: the SHA-256 of the document
+#: without it. A document read back byte for byte has derived fields the
+#: library computed, so ``check_state`` need not recompute them; any other
+#: document (edited, or re-serialised by a database) is recomputed in full.
+_DIGEST = "digest"
+_TAIL = len(f',"{_DIGEST}":"') + 64 + 2
+
+
+def _digest_ok(text: str | bytes | bytearray, digest: Any) -> bool:
+    if type(digest) is not str or not _HEX64.match(digest):
+        return False
+    try:
+        body = text.decode("utf-8") if isinstance(text, (bytes, bytearray)) else text
+        if body[-_TAIL:] != f',"{_DIGEST}":"{digest}"}}':
+            return False
+        return sha256_hex(body[:-_TAIL] + "}") == digest
+    except UnicodeError:
+        return False
 
 
 def loads(text: str | bytes, *, keys: Sequence[str | bytes] | None = None) -> State:
@@ -163,15 +281,50 @@ def loads(text: str | bytes, *, keys: Sequence[str | bytes] | None = None) -> St
         text = verify(text, keys)
     elif text[: len(MAGIC)] in (MAGIC, MAGIC.encode()):
         raise SignatureError("the document is signed: pass keys= to check and load it")
+    return with_stack_room(_parse, text)
+
+
+def _parse(text: str | bytes) -> State:
     try:
-        data = json.loads(text, parse_constant=_reject_constant)
-    except (ValueError, RecursionError) as exc:
+        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except RecursionError:
+        raise
+    except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidStateError(f"not valid JSON ({exc})") from exc
-    return validate_state(data)
+    intact = False
+    if type(data) is dict and _DIGEST in data:
+        intact = _digest_ok(text, data.pop(_DIGEST))
+    state = validate_state(data)
+    if not intact:
+        return state
+    out = CheckedState(state)
+    out._adapter, out._derived, out._sig = None, True, signature(out)
+    return out  # type: ignore[return-value]
 
 
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not allowed in a state document")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range (not a finite float)")
+    return value
+
+
+_T = TypeVar("_T")
+
+
+def with_stack_room(fn: Callable[..., _T], *args: Any) -> _T:
+    """``_json.with_stack_room``, refusing with ``InvalidStateError`` what stays too deep."""
+    try:
+        return _with_room(fn, *args)
+    except RecursionError as exc:
+        raise InvalidStateError(
+            "is nested too deeply to read (a state the library wrote nests at most "
+            "a few levels more than a message may)"
+        ) from exc
 
 
 def validate_state(state: Any) -> State:
@@ -182,6 +335,9 @@ def validate_state(state: Any) -> State:
     """
     if not isinstance(state, dict):
         raise InvalidStateError(f"a state must be a JSON object, got {type(state).__name__}")
+    for key in state:
+        if type(key) is not str:
+            raise InvalidStateError(f"field names must be strings, got {key!r}")
     version = state.get("version")
     if version != STATE_VERSION or isinstance(version, bool):
         if isinstance(version, int) and not isinstance(version, bool) and version > 0:
@@ -196,12 +352,12 @@ def validate_state(state: Any) -> State:
     missing = [k for k in _KEYS if k not in state]
     if missing:
         raise InvalidStateError(f"missing field {missing[0]!r}", path=f"$.{missing[0]}")
-    extra = sorted(set(state) - set(_KEYS))
+    extra = sorted(set(state) - set(_KEYS) - {_DIGEST})
     if extra:
+        _check_text(extra[0], "$")
         raise InvalidStateError(f"unknown field {extra[0]!r}", path=f"$.{extra[0]}")
-    _check_optional_str(state, "format")
-    _check_optional_str(state, "key")
-    _check_optional_str(state, "context")
+    for name in ("format", "key", "context"):
+        _check_optional_str(state, name)
     for part in ("committed", "recent"):
         _check_messages(state, part)
     _check_pending(state["pending"])
@@ -212,10 +368,20 @@ def validate_state(state: Any) -> State:
 
 
 def _check_optional_str(state: dict[str, Any], key: str) -> None:
-    if state[key] is not None and not isinstance(state[key], str):
+    value = state[key]
+    if value is None:
+        return
+    if type(value) is not str:
         raise InvalidStateError(
-            f"must be a string or null, got {type(state[key]).__name__}", path=f"$.{key}"
+            f"must be a string or null, got {type(value).__name__}", path=f"$.{key}"
         )
+    _check_text(value, f"$.{key}")
+
+
+def _check_text(value: str, path: str) -> None:
+    problem = utf8_error(value)
+    if problem is not None:
+        raise InvalidStateError(problem, path=path)
 
 
 def _check_count(value: Any, path: str) -> None:
@@ -235,17 +401,21 @@ def _check_messages(state: dict[str, Any], part: str) -> None:
             path=f"$.{part}_counts",
         )
     for i, message in enumerate(messages):
-        path = f"$.{part}[{i}]"
-        if not isinstance(message, dict) or not (
-            isinstance(message.get("role"), str) or isinstance(message.get("type"), str)
+        if type(message) is not dict or not (
+            type(message.get("role")) is str or type(message.get("type")) is str
         ):
             raise InvalidStateError(
                 "must be a message object with a string role (or, for an API item such as "
                 "a Responses function_call, a string type)",
-                path=path,
+                path=f"$.{part}[{i}]",
             )
+        try:
+            check_plain(message, "")
+        except JSONPathError as exc:
+            raise InvalidStateError(str(exc), path=f"$.{part}[{i}]{exc.path}") from None
     for i, count in enumerate(counts):
-        _check_count(count, f"$.{part}_counts[{i}]")
+        if type(count) is not int or count < 0:
+            _check_count(count, f"$.{part}_counts[{i}]")
     total = state[f"{part}_tokens"]
     _check_count(total, f"$.{part}_tokens")
     if total != sum(counts):
@@ -258,5 +428,6 @@ def _check_pending(pending: Any) -> None:
     if not isinstance(pending, list):
         raise InvalidStateError("must be a list of tool call ids", path="$.pending")
     for i, item in enumerate(pending):
-        if not isinstance(item, str) or not item:
+        if type(item) is not str or not item:
             raise InvalidStateError("must be a non-empty string", path=f"$.pending[{i}]")
+        _check_text(item, f"$.pending[{i}]")

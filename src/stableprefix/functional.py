@@ -11,8 +11,11 @@ here copy the state's lists (the messages themselves are shared, never
 mutated) and return the copy; ``PromptManager`` reuses the same two phases
 and applies in place when no user code can run, which keeps a turn O(1).
 
-Compaction events are delivered after everything succeeded, to
-``config.on_compaction`` or to the ``on_compaction`` argument of the call.
+Events (a ``CompactionEvent`` per compaction) are delivered once the change
+they report is complete, to ``config.on_event`` or to the ``on_event``
+argument of the call; a call that fails reports nothing. If the callback
+itself raises, every event is still delivered, and the ``HookError`` raised
+afterwards carries the new state (``exc.state``): the change stands.
 """
 
 from __future__ import annotations
@@ -25,7 +28,6 @@ from ._apply import (
     EventSink,
     apply_append,
     apply_context,
-    check_format,
     compact_into,
     deliver,
     effective_position,
@@ -36,6 +38,7 @@ from ._apply import (
     validate_append,
     validate_context,
 )
+from ._check import check_state, mark_checked
 from ._compaction import CompactionEvent
 from ._config import PromptConfig
 from ._errors import (
@@ -44,7 +47,7 @@ from ._errors import (
     PendingToolCallError,
     TransitionError,
 )
-from ._json import sha256_hex
+from ._json import check_text, sha256_hex
 from ._sequence import round_starts
 from ._state import State, copy_state
 
@@ -76,8 +79,17 @@ DEFAULT_SUMMARY_INSTRUCTION = (
 # ------------------------------------------------------------------ public API
 
 
+def _finish(
+    work: State, events: list[CompactionEvent], config: PromptConfig, sink: EventSink | None
+) -> State:
+    """Mark the finished state, then report its events (see the module docstring)."""
+    done = mark_checked(work, config.adapter)
+    deliver(events, config, sink, done)
+    return done
+
+
 def append_message(
-    state: State, message: Any, config: PromptConfig, *, on_compaction: EventSink | None = None
+    state: State, message: Any, config: PromptConfig, *, on_event: EventSink | None = None
 ) -> State:
     """Append one message; return the new state.
 
@@ -90,8 +102,8 @@ def append_message(
         state: the current state (not modified).
         message: a message in the adapter's wire format.
         config: the conversation's config.
-        on_compaction: receives compaction events instead of
-            ``config.on_compaction`` for this call.
+        on_event: receives the events of this call instead of
+            ``config.on_event``.
 
     Returns:
         A new state.
@@ -107,7 +119,7 @@ def append_message(
     >>> len(s["committed"]), s["committed"][0]["content"]
     (1, 'Hi')
     """
-    return append_messages(state, [message], config, on_compaction=on_compaction)
+    return append_messages(state, [message], config, on_event=on_event)
 
 
 def append_messages(
@@ -115,7 +127,7 @@ def append_messages(
     messages: Iterable[Any],
     config: PromptConfig,
     *,
-    on_compaction: EventSink | None = None,
+    on_event: EventSink | None = None,
 ) -> State:
     """Append several messages as one step: all of them, or none on error.
 
@@ -128,7 +140,7 @@ def append_messages(
     >>> len(s["committed"]), len(s["recent"])
     (2, 0)
     """
-    check_format(state, config)
+    state = check_state(state, config)
     if isinstance(messages, (dict, str, bytes)):
         raise TypeError(
             "append_messages() takes an iterable of messages; use "
@@ -138,12 +150,11 @@ def append_messages(
     events: list[CompactionEvent] = []
     for i, raw in enumerate(messages):
         apply_append(work, validate_append(work, raw, config, i), config, events)
-    deliver(events, config, on_compaction)
-    return work
+    return _finish(work, events, config, on_event)
 
 
 def transition(
-    state: State, config: PromptConfig, *, on_compaction: EventSink | None = None
+    state: State, config: PromptConfig, *, on_event: EventSink | None = None
 ) -> State:
     """Move the recent turn into committed history (then compact if over budget).
 
@@ -157,20 +168,19 @@ def transition(
     >>> len(transition(s, cfg)["committed"])
     1
     """
-    check_format(state, config)
+    state = check_state(state, config)
     work = copy_state(state)
     events: list[CompactionEvent] = []
     transition_into(work, config)
     maybe_compact(work, config, events)
-    deliver(events, config, on_compaction)
-    return work
+    return _finish(work, events, config, on_event)
 
 
 def compact_with_event(state: State, config: PromptConfig) -> tuple[State, CompactionEvent | None]:
     """Compact committed history to ``config.compaction_target`` now.
 
     Returns the new state and the event (``None`` when nothing could be
-    removed). Does not call ``on_compaction``: the event is returned.
+    removed). Does not call ``on_event``: the event is returned.
 
     Raises:
         InvalidConfigError: ``config.history_max_tokens`` is not set.
@@ -184,7 +194,7 @@ def compact_with_event(state: State, config: PromptConfig) -> tuple[State, Compa
     >>> len(event.removed), s2["committed"][0]["content"]
     (2, 'two')
     """
-    check_format(state, config)
+    state = check_state(state, config)
     if config.history_max_tokens is None:
         raise InvalidConfigError(
             "compact() needs a budget; set history_max_tokens (and optionally compaction_target)",
@@ -192,10 +202,10 @@ def compact_with_event(state: State, config: PromptConfig) -> tuple[State, Compa
         )
     work = copy_state(state)
     event = compact_into(work, config)
-    return work, event
+    return mark_checked(work, config.adapter), event
 
 
-def compact(state: State, config: PromptConfig, *, on_compaction: EventSink | None = None) -> State:
+def compact(state: State, config: PromptConfig, *, on_event: EventSink | None = None) -> State:
     """Compact committed history to the target now; deliver the event.
 
     See ``compact_with_event`` for the version that returns the event.
@@ -205,11 +215,12 @@ def compact(state: State, config: PromptConfig, *, on_compaction: EventSink | No
     0
     """
     work, event = compact_with_event(state, config)
-    deliver([event] if event else [], config, on_compaction)
-    return work
+    return _finish(work, [event] if event else [], config, on_event)
 
 
-def record_context(state: State, text: str | None, config: PromptConfig) -> State:
+def record_context(
+    state: State, text: str | None, config: PromptConfig, *, on_event: EventSink | None = None
+) -> State:
     """Keep the dynamic context in the turn (``dynamic_position="append"``).
 
     When ``text`` differs from the last context kept, it is added as a
@@ -228,15 +239,14 @@ def record_context(state: State, text: str | None, config: PromptConfig) -> Stat
     >>> s["committed"][-1]
     {'role': 'system', 'content': 'time: 10:00'}
     """
-    check_format(state, config)
+    state = check_state(state, config)
     ready = validate_context(state, text, config)
     if ready is None:
         return state
     work = copy_state(state)
     events: list[CompactionEvent] = []
     apply_context(work, ready, config, events)
-    deliver(events, config, None)
-    return work
+    return _finish(work, events, config, on_event)
 
 
 def _parts(
@@ -262,11 +272,12 @@ def _parts(
 
 
 def _request_parts(state: State, config: PromptConfig, dynamic: str | None) -> RequestParts:
-    check_format(state, config)
+    """The parts of a request from a state already checked (the manager's own)."""
     if dynamic is not None and not isinstance(dynamic, str):
         raise TypeError(
             f"dynamic_system_prompt must be a str or None, got {type(dynamic).__name__}"
         )
+    check_text(dynamic, "dynamic_system_prompt")
     if state["pending"]:
         raise PendingToolCallError(
             "cannot build a request while tool calls await results; append the tool results first",
@@ -315,6 +326,7 @@ def build_request(
     >>> [m["role"] for m in build_request(s, cfg, "time: 10:00")["messages"]]
     ['system', 'user', 'system']
     """
+    state = check_state(state, config)
     adapter = _adapter_for(config, model)
     return adapter.render(_request_parts(state, config, dynamic_system_prompt))
 
@@ -363,6 +375,7 @@ def build_messages(
             "takes outside the message list; use build_request() and pass all of it to the SDK",
             provider=config.adapter.name,
         )
+    state = check_state(state, config)
     return config.adapter.render_messages(_request_parts(state, config, dynamic_system_prompt))
 
 
@@ -402,7 +415,7 @@ def build_warmup_request(state: State, config: PromptConfig) -> dict[str, Any]:
     """
     from ._warmup import warmup_request
 
-    check_format(state, config)
+    state = check_state(state, config)
     return warmup_request(state, config)
 
 
@@ -424,9 +437,10 @@ def build_summary_request(
     >>> build_summary_request(s, cfg, instruction="Summarise.")["messages"][-1]
     {'role': 'user', 'content': 'Summarise.'}
     """
-    check_format(state, config)
+    state = check_state(state, config)
     if not isinstance(instruction, str) or not instruction.strip():
         raise ValueError("instruction must be a non-empty string")
+    check_text(instruction, "instruction")
     if not state["committed"]:
         raise TransitionError("there is no committed history to summarise yet")
     committed_pending = tuple(state["pending"]) if not state["recent"] else ()
@@ -445,7 +459,7 @@ def apply_summary(
     config: PromptConfig,
     *,
     keep_last_rounds: int = 2,
-    on_compaction: EventSink | None = None,
+    on_event: EventSink | None = None,
 ) -> State:
     """Replace all but the newest ``keep_last_rounds`` rounds with a summary.
 
@@ -464,7 +478,7 @@ def apply_summary(
     ...                                      keep_last_rounds=1)["committed"]]
     ['We said a/b.', 'c']
     """
-    check_format(state, config)
+    state = check_state(state, config)
     if not isinstance(summary_text, str):
         raise TypeError(f"summary_text must be a str, got {type(summary_text).__name__}")
     if (
@@ -501,8 +515,7 @@ def apply_summary(
         target_tokens=config.compaction_target or work["committed_tokens"],
         strategy="summary",
     )
-    deliver([event], config, on_compaction)
-    return work
+    return _finish(work, [event], config, on_event)
 
 
 def prefix_fingerprint(state: State, config: PromptConfig) -> str:
@@ -516,5 +529,5 @@ def prefix_fingerprint(state: State, config: PromptConfig) -> str:
     >>> prefix_fingerprint(new_state(), cfg) == prefix_fingerprint(new_state(), cfg)
     True
     """
-    check_format(state, config)
+    state = check_state(state, config)
     return sha256_hex(config.prefix_hash + state["history_hash"])

@@ -74,6 +74,10 @@ def _model_minimum(model: str | None) -> int:
     return get_model(model, provider="anthropic").min_cache_tokens
 
 
+#: Blocks a tool_result's content list may hold.
+_RESULT_BLOCKS = frozenset({"text", "image", "document", "search_result"})
+
+
 def _dump_block(block: Any) -> Any:
     """An SDK content block as a plain dict (other values unchanged)."""
     dump = getattr(block, "model_dump", None)
@@ -267,7 +271,7 @@ class AnthropicAdapter(ProviderAdapter):
         for i, block in enumerate(content):
             path = f"$.content[{i}]"
             kind = block.get("type") if isinstance(block, dict) else None
-            if kind not in allowed:
+            if not isinstance(kind, str) or kind not in allowed:
                 raise _fail(
                     f"a {role} block must have type in ({', '.join(sorted(allowed))}), "
                     f"got {kind!r}",
@@ -287,8 +291,15 @@ class AnthropicAdapter(ProviderAdapter):
 
     def _validate_block(self, block: dict[str, Any], index: int, role: str, path: str) -> None:
         kind = block["type"]
-        if kind == "text" and (not isinstance(block.get("text"), str) or not block["text"]):
-            raise _fail("a text block needs a non-empty string 'text'", index, role, path + ".text")
+        if kind == "text" and (
+            not isinstance(block.get("text"), str) or not block["text"].strip()
+        ):
+            raise _fail(
+                "a text block needs a non-empty string 'text' (not white space only)",
+                index,
+                role,
+                path + ".text",
+            )
         if kind == "tool_use":
             if not isinstance(block.get("id"), str) or not block["id"]:
                 raise _fail(
@@ -317,6 +328,18 @@ class AnthropicAdapter(ProviderAdapter):
                     role,
                     path + ".content",
                 )
+            for j, nested in enumerate(inner if isinstance(inner, list) else ()):
+                where = f"{path}.content[{j}]"
+                kind_j = nested.get("type") if isinstance(nested, dict) else None
+                if not isinstance(kind_j, str) or kind_j not in _RESULT_BLOCKS:
+                    raise _fail(
+                        f"a block inside tool_result content must have type in "
+                        f"({', '.join(sorted(_RESULT_BLOCKS))}), got {kind_j!r}",
+                        index,
+                        role,
+                        where + ".type",
+                    )
+                self._validate_block(nested, index, role, where)
         cc = block.get("cache_control")
         if cc is not None:
             if kind in _UNMARKABLE:
@@ -329,6 +352,7 @@ class AnthropicAdapter(ProviderAdapter):
             if (
                 not isinstance(cc, dict)
                 or cc.get("type") != "ephemeral"
+                or not isinstance(cc.get("ttl", "5m"), str)
                 or cc.get("ttl", "5m") not in TTLS
             ):
                 raise _fail(
@@ -524,7 +548,7 @@ class AnthropicAdapter(ProviderAdapter):
             b = blocks[i]
             if (
                 isinstance(b, dict)
-                and b.get("type") not in _UNMARKABLE
+                and str(b.get("type")) not in _UNMARKABLE
                 and (b.get("type") != "text" or b.get("text"))
             ):
                 return i

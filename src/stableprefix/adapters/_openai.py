@@ -262,13 +262,16 @@ class OpenAIAdapter(ProviderAdapter):
         out = {k: data[k] for k in _REQUEST_FIELDS if data.get(k) is not None}
         if "audio" in out and isinstance(out["audio"], Mapping):
             out["audio"] = {"id": out["audio"].get("id")}
-        if out.get("tool_calls") is not None:
+        if isinstance(out.get("tool_calls"), (list, tuple)):
+            # Anything malformed is kept as it is, for validate_message to name.
             out["tool_calls"] = [
                 {
                     "id": c.get("id"),
                     "type": c.get("type", "function"),
                     "function": c.get("function"),
                 }
+                if isinstance(c, Mapping)
+                else c
                 for c in out["tool_calls"]
             ]
         return out
@@ -316,10 +319,16 @@ class OpenAIAdapter(ProviderAdapter):
             )
         for i, part in enumerate(content):
             path = f"$.content[{i}]"
-            if not isinstance(part, dict) or part.get("type") not in parts:
+            if not isinstance(part, dict) or not isinstance(part.get("type"), str) or (
+                part["type"] not in parts
+            ):
                 kinds = ", ".join(sorted(parts))
+                got = part.get("type") if isinstance(part, dict) else type(part).__name__
                 raise _fail(
-                    f"each part must be an object with type in ({kinds})", index, role, path
+                    f"each part must be an object with type in ({kinds}), got {got!r}",
+                    index,
+                    role,
+                    path,
                 )
             if part["type"] == "text" and not isinstance(part.get("text"), str):
                 raise _fail("a text part needs a string 'text'", index, role, path + ".text")

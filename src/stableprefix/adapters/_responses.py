@@ -302,7 +302,7 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         for i, part in enumerate(content):
             path = f"$.content[{i}]"
             kind = part.get("type") if isinstance(part, dict) else None
-            if kind not in allowed:
+            if not isinstance(kind, str) or kind not in allowed:
                 raise _fail(
                     f"a {role} content part needs type in ({', '.join(sorted(allowed))}), "
                     f"got {kind!r}",

@@ -1,0 +1,267 @@
+"""check_state: the one door every state goes through (loads, functional, manager)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from helpers import ALL_FORMAT_IDS, ALL_FORMATS, FORMATS, Fmt, config_for
+from stableprefix import (
+    InvalidStateError,
+    PromptConfig,
+    PromptManager,
+    StablePrefixError,
+    check_state,
+    dumps,
+    loads,
+    new_state,
+)
+from stableprefix import functional as F
+from stableprefix._json import MAX_DEPTH
+
+OA, AN = FORMATS
+allfmts = pytest.mark.parametrize("fmt", ALL_FORMATS, ids=ALL_FORMAT_IDS)
+
+
+def _conversation(fmt: Fmt, **cfg: Any) -> tuple[PromptConfig, dict[str, Any]]:
+    config = config_for(fmt, transition_mode="agent_cycle", **cfg)
+    msgs = [fmt.user("find x"), *fmt.calls("c1"), *fmt.results("c1"), fmt.assistant("x is 1"),
+            fmt.user("and y?"), *fmt.calls("c2")]
+    state = F.append_messages(new_state(key="chat-1"), msgs, config)
+    doc = json.loads(dumps(state))
+    del doc["digest"]  # a plain dict, as a caller may keep it
+    return config, doc
+
+
+# Every functional operation, for "an unchecked state never escapes as KeyError".
+OPERATIONS: list[tuple[str, Callable[[Any, PromptConfig, Fmt], Any]]] = [
+    ("append_message", lambda s, c, f: F.append_message(s, f.user("hi"), c)),
+    ("append_messages", lambda s, c, f: F.append_messages(s, [f.user("hi")], c)),
+    ("transition", lambda s, c, f: F.transition(s, c)),
+    ("compact", lambda s, c, f: F.compact(s, c.replace(history_max_tokens=50))),
+    ("record_context", lambda s, c, f: F.record_context(s, "now", c)),
+    ("build_request", lambda s, c, f: F.build_request(s, c, "now")),
+    ("build_turn", lambda s, c, f: F.build_turn(s, c, "now")),
+    ("build_summary_request", lambda s, c, f: F.build_summary_request(s, c)),
+    ("apply_summary", lambda s, c, f: F.apply_summary(s, "sum", c, keep_last_rounds=1)),
+    ("prefix_fingerprint", lambda s, c, f: F.prefix_fingerprint(s, c)),
+    ("manager", lambda s, c, f: PromptManager(c, s)),
+    ("check_state", lambda s, c, f: check_state(s, c)),
+]
+opnames = [n for n, _ in OPERATIONS]
+
+
+@allfmts
+def test_a_document_the_library_wrote_passes_and_round_trips(fmt: Fmt) -> None:
+    config, state = _conversation(fmt)
+    checked = check_state(state, config)
+    assert checked == state
+    assert check_state(checked, config) is checked  # recognised, not checked twice
+    assert dumps(checked) == dumps(loads(dumps(checked)))
+
+
+def _edited(fmt: Fmt, edit: Callable[[dict[str, Any]], None]) -> tuple[PromptConfig, Any]:
+    config, state = _conversation(fmt)
+    edit(state)
+    return config, state
+
+
+EDITS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
+    ("total", lambda s: s.__setitem__("committed_tokens", 1), "$.committed_tokens"),
+    ("count without total", lambda s: s["recent_counts"].__setitem__(0, 1), "$.recent_tokens"),
+    ("hash", lambda s: s.__setitem__("history_hash", "f" * 64), "$.history_hash"),
+    ("pending", lambda s: s.__setitem__("pending", []), "$.pending"),
+    ("format", lambda s: s.__setitem__("format", None), "$.format"),
+    ("context", lambda s: s.__setitem__("context", "never sent"), "$.context"),
+    ("committed reordered", lambda s: s["committed"].reverse(), "$.committed"),
+    ("message removed", lambda s: (s["committed"].pop(1), s["committed_counts"].pop(1)),
+     "$.committed"),
+]
+
+
+@pytest.mark.parametrize(("what", "edit", "path"), EDITS, ids=[e[0] for e in EDITS])
+@pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
+def test_a_state_whose_fields_disagree_is_refused_with_the_path(
+    fmt: Fmt, what: str, edit: Callable[[dict[str, Any]], None], path: str
+) -> None:
+    config, state = _edited(fmt, edit)
+    before = json.dumps(state)
+    with pytest.raises(InvalidStateError) as info:
+        check_state(state, config)
+    assert info.value.path.startswith(path), (info.value.path, str(info.value))
+    assert json.dumps(state) == before  # the caller's state is untouched
+    with pytest.raises(InvalidStateError):
+        PromptManager.loads(json.dumps(state), config)
+
+
+@pytest.mark.parametrize("op", [o for _, o in OPERATIONS], ids=opnames)
+def test_every_functional_operation_checks_the_state_it_is_given(op: Any) -> None:
+    config, state = _edited(OA, lambda s: s.__setitem__("committed_tokens", 7))
+    with pytest.raises(InvalidStateError, match=r"\$\.committed_tokens"):
+        op(state, config, OA)
+    garbage: list[Any] = [{}, {"version": 1}, {**state, "committed": "x"},
+                          {**state, "recent": [None]}, {**state, "pending": [1]}]
+    for bad in garbage:
+        with pytest.raises(StablePrefixError):
+            op(bad, config, OA)
+    if op is not OPERATIONS[-2][1]:  # PromptManager(config, None) starts afresh
+        with pytest.raises(TypeError):
+            op(None, config, OA)
+
+
+def test_a_checked_state_changed_afterwards_is_checked_again() -> None:
+    config, state = _conversation(OA)
+    checked = check_state(json.loads(json.dumps(state)), config)
+    checked["committed"].append({"role": "user", "content": "smuggled"})
+    with pytest.raises(InvalidStateError, match=r"\$\.committed_counts"):
+        F.append_message(checked, OA.user("x"), config)
+    other = check_state(json.loads(json.dumps(state)), config)
+    other["committed_tokens"] += 1
+    with pytest.raises(InvalidStateError, match=r"\$\.committed_tokens"):
+        F.build_request(other, config)
+    # checked for one adapter is not checked for another
+    with pytest.raises(InvalidStateError, match=r"\$\.format"):
+        check_state(check_state(state, config), config_for(AN))
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
+def test_edited_token_counts_are_recomputed_not_trusted(fmt: Fmt) -> None:
+    config, state = _conversation(fmt)
+    honest = check_state(json.loads(json.dumps(state)), config)
+    state["committed_counts"] = [1] * len(state["committed_counts"])
+    state["committed_tokens"] = len(state["committed_counts"])
+    before = json.dumps(state)
+    fixed = check_state(state, config)
+    assert fixed["committed_counts"] == [
+        config.adapter.count_tokens(m) for m in state["committed"]]
+    assert fixed == honest
+    assert json.dumps(state) == before  # the caller's state is untouched
+    budget = config.replace(history_max_tokens=honest["committed_tokens"] + 1)
+    assert F.compact(state, budget)["committed_tokens"] < honest["committed_tokens"]
+
+
+def test_a_document_read_back_unchanged_skips_recomputing_but_an_edited_one_does_not() -> None:
+    config, state = _conversation(OA)
+    text = dumps(state)
+    assert text.endswith('"}') and '"digest":"' in text[-80:]
+    assert check_state(loads(text), config) == state
+    edited = text.replace('"committed_tokens":', '"committed_tokens":1', 1)
+    edited = edited.replace(f'"committed_counts":{json.dumps(state["committed_counts"])}'.replace(
+        " ", ""), '"committed_counts":' + json.dumps(
+            [state["committed_counts"][0] + 10, *state["committed_counts"][1:]]).replace(" ", ""))
+    doc = json.loads(edited)
+    if doc["committed_tokens"] == sum(doc["committed_counts"]):  # both edited consistently
+        fixed = check_state(loads(edited), config)
+        assert fixed["committed_counts"] == state["committed_counts"]  # recomputed
+    hashed = text.replace(state["history_hash"], "e" * 64)
+    with pytest.raises(InvalidStateError, match=r"\$\.history_hash"):
+        check_state(loads(hashed), config)
+
+
+def test_check_state_rejects_a_config_that_is_not_one() -> None:
+    with pytest.raises(TypeError, match="PromptConfig"):
+        check_state(new_state(), None)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------- hostile documents
+
+
+def test_overflowing_number_in_a_document_is_refused() -> None:
+    config, state = _conversation(OA)
+    text = dumps(state).replace('"content":"find x"', '"content":"find x","n":1e400')
+    with pytest.raises(InvalidStateError, match=r"not valid JSON.*1e400"):
+        loads(text)
+    with pytest.raises(InvalidStateError):
+        PromptManager.loads(text, config)
+
+
+@pytest.mark.parametrize("where", ["content", "key", "context", "pending", "field name"])
+def test_lone_surrogates_in_a_document_are_refused_with_the_path(where: str) -> None:
+    _, state = _conversation(OA)
+    text = dumps(state)
+    edits = {
+        "content": ('"content":"find x"', '"content":"find \\ud800"', "$.committed[0].content"),
+        "key": ('"key":"chat-1"', '"key":"chat-\\udfff"', "$.key"),
+        "context": ('"context":null', '"context":"\\ud800"', "$.context"),
+        "pending": ('"pending":["c2"]', '"pending":["\\ud800"]', "$.pending[0]"),
+        "field name": ('"version":1,', '"version":1,"\\ud800":1,', "$"),
+    }
+    old, new, path = edits[where]
+    assert old in text
+    with pytest.raises(InvalidStateError) as info:
+        loads(text.replace(old, new))
+    assert info.value.path == path
+    assert "surrogate" in str(info.value)
+
+
+def test_a_hand_built_state_with_a_surrogate_is_refused() -> None:
+    config, state = _conversation(OA)
+    state["recent"][0] = {**state["recent"][0], "content": "x\ud800"}
+    with pytest.raises(InvalidStateError, match=r"\$\.recent\[0\]\.content.*surrogate"):
+        check_state(state, config)
+    with pytest.raises(InvalidStateError, match="surrogate"):
+        dumps(state)
+
+
+def _deep(levels: int) -> Any:
+    value: Any = "leaf"
+    for _ in range(levels):
+        value = {"v": value}
+    return value
+
+
+def test_nesting_beyond_the_limit_is_refused_everywhere() -> None:
+    config = config_for(AN)
+    deep_ok = {"role": "user", "content": "q", "meta": _deep(MAX_DEPTH - 1)}
+    too_deep = {"role": "user", "content": "q", "meta": _deep(MAX_DEPTH)}
+    openai = config_for(OA)
+    state = F.append_message(new_state(), deep_ok, openai)  # at the limit: accepted
+    assert loads(dumps(state)) == state
+    with pytest.raises(StablePrefixError, match=f"deeper than {MAX_DEPTH}"):
+        F.append_message(new_state(), too_deep, openai)
+    doc = json.loads(dumps(state))
+    doc["committed"][0] = too_deep
+    with pytest.raises(InvalidStateError, match=f"deeper than {MAX_DEPTH}"):
+        loads(json.dumps(doc))
+    hostile = "[" * 100_000 + "]" * 100_000
+    with pytest.raises(InvalidStateError):
+        loads(hostile)
+    assert config  # the Anthropic config builds
+
+
+def test_a_value_containing_itself_is_refused() -> None:
+    loop: dict[str, Any] = {"role": "user", "content": "x"}
+    loop["self"] = loop
+    with pytest.raises(StablePrefixError, match="contains itself"):
+        F.append_message(new_state(), loop, config_for(OA))
+    pm = PromptManager(config_for(OA))
+    with pytest.raises(StablePrefixError, match="contains itself"):
+        pm.append(loop)
+    pm.append(OA.user("still fine"))
+    state = pm.state
+    state["recent"].append(loop)
+    with pytest.raises(StablePrefixError):
+        check_state(state, config_for(OA))
+
+
+def test_a_document_the_library_wrote_loads_at_any_stack_depth() -> None:
+    config = config_for(OA)
+    deep = {"role": "user", "content": "q", "meta": _deep(MAX_DEPTH - 1)}
+    text = dumps(F.append_message(new_state(), deep, config))
+    limit = sys.getrecursionlimit()
+    results: list[Any] = []
+
+    def dive(n: int) -> None:
+        if n:
+            dive(n - 1)
+            return
+        results.append(PromptManager.loads(text, config).state)
+        results.append(check_state(loads(text), config))
+
+    dive(limit - 60)  # nearly all the stack is used up by the caller
+    assert results[0] == results[1] == loads(text)
+    assert sys.getrecursionlimit() == limit

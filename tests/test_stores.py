@@ -229,7 +229,7 @@ def test_open_retries_a_conflict_itself(store: Store) -> None:
     from stableprefix.stores import StoreConflictEvent
 
     events: list[Any] = []
-    cfg = PromptConfig(on_compaction=None)
+    cfg = PromptConfig(on_event=None)
     a = PromptManager.open(store, "c1", cfg)
     b = PromptManager.open(H.twin(store), "c1", cfg)
     a.append(user("from a"))

@@ -101,16 +101,9 @@ def check_loaded(state: State, config: PromptConfig | None, session_id: str) -> 
     try:
         if config is None:
             return validate_state(state)
-        import stableprefix
+        from .._check import check_state
 
-        checker: Callable[[State, PromptConfig], State] | None = getattr(
-            stableprefix, "check_state", None
-        )
-        if checker is not None:
-            return checker(state, config)
-        from .._manager import _adopt
-
-        return _adopt(validate_state(state), config, owned=True)
+        return check_state(state, config)
     except InvalidStateError as exc:
         raise StoreError(
             f"the stored state is not valid ({exc}); it was written by something else or "

@@ -287,7 +287,7 @@ CASES = [
          setup=[AN.user("hi"), call(AN, "a")]),
     # SDK-like objects
     Case("model_dump raises", OA, lambda c: c.append(_Dumps(RuntimeError("broken"))),
-         InvalidMessageError, "model_dump() raised RuntimeError"),
+         InvalidMessageError, "message object failed (RuntimeError: broken)"),
     Case("model_dump returns a list", OA, lambda c: c.append(_Dumps([1])), TypeError,
          "must be a dict"),
     Case("SDK tool_calls hold a number", OA,

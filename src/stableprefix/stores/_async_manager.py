@@ -177,7 +177,7 @@ class AsyncPromptManager:
         expected = self._version
         for attempt in range(1, MAX_RETRIES + 1):
             if attempt > 1:
-                await asyncio.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+                await asyncio.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 7)))
             await self._reload()
             _deliver(
                 self.config,

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_RETRIES", "StoreConflictEvent", "StoredPromptManager", "open_session"]
 
-MAX_RETRIES = 50
+MAX_RETRIES = 100
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -163,7 +163,7 @@ class StoredPromptManager(PromptManager):
         expected = self._version
         for attempt in range(1, MAX_RETRIES + 1):
             if attempt > 1:  # let the other writers through before trying again
-                time.sleep(random.uniform(0, 0.002 * min(attempt, 10)))
+                time.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 7)))
             self._take(*self._store.load(self._session_id, config=self._config))
             _deliver(
                 self._config,

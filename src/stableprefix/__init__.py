@@ -7,7 +7,7 @@
 'You are terse.'
 """
 
-from . import adapters, functional, models, pricing, sim, stores, tokens
+from . import adapters, functional, models, pricing, response_cache, sim, stores, tokens
 from ._blocks import CacheBlock, FlatRequest
 from ._check import check_state
 from ._compaction import CompactionEvent, truncate_oldest
@@ -23,6 +23,9 @@ from ._errors import (
     InvalidStateError,
     LintError,
     PendingToolCallError,
+    ReplayMissError,
+    RequestKeyError,
+    ResponseCacheError,
     SignatureError,
     StablePrefixError,
     StoreError,
@@ -47,6 +50,7 @@ from .adapters import (
 )
 from .models import ModelInfo, get_model
 from .pricing import ModelPrices, estimate_cost, get_prices
+from .response_cache import ResponseCache, ResponseCacheStats
 from .stores import AsyncPromptManager
 
 __version__ = "0.1.0"
@@ -78,6 +82,11 @@ __all__ = [
     "PromptConfig",
     "PromptManager",
     "ProviderAdapter",
+    "ReplayMissError",
+    "RequestKeyError",
+    "ResponseCache",
+    "ResponseCacheError",
+    "ResponseCacheStats",
     "SignatureError",
     "StablePrefixError",
     "State",
@@ -101,6 +110,7 @@ __all__ = [
     "models",
     "new_state",
     "pricing",
+    "response_cache",
     "sim",
     "stores",
     "tokens",

@@ -21,6 +21,9 @@ the role, the path inside the state, the hook) instead of a new subclass.
      |    +-- ConflictError                      ... someone else saved the session first
      +-- TokenCounterError                       a counter's tokenizer server failed
      +-- SignatureError        (also ValueError)  a signed state is unsigned, forged, unknown-keyed
+     +-- ResponseCacheError                      the response cache failed (backend down, bad entry)
+     |    +-- RequestKeyError   (also ValueError)  a request cannot be turned into a cache key
+     |    +-- ReplayMissError   (also LookupError) strict replay met a request never recorded
      +-- UsageError            (also ValueError)  a provider's usage report is malformed
      +-- DiagnosticsError      (also ValueError)  a request or log the diagnostics read is malformed
      |    +-- LintError                          strict lint found cache-busting problems
@@ -61,6 +64,9 @@ __all__ = [
     "LintError",
     "LiveError",
     "PendingToolCallError",
+    "ReplayMissError",
+    "RequestKeyError",
+    "ResponseCacheError",
     "SignatureError",
     "StablePrefixError",
     "StoreError",
@@ -452,3 +458,37 @@ def translate(
         raise
     except foreign as exc:
         raise into(f"{doing} failed ({describe(exc)})") from exc
+
+
+class ResponseCacheError(StablePrefixError):
+    """The response cache could not look up or store an answer.
+
+    Raised only when the cache was asked to fail closed (``fail_open=False``);
+    by default a failing backend is counted and the call goes through.
+    """
+
+
+class RequestKeyError(ResponseCacheError, ValueError):
+    """A request holds a value that cannot be part of a cache key.
+
+    Attributes:
+        path: where in the request the value is, e.g. ``$.messages[2].content``.
+    """
+
+    def __init__(self, message: str, *, path: str = "$") -> None:
+        super().__init__(f"request at {path}: {message}")
+        self.path = path
+
+
+class ReplayMissError(ResponseCacheError, LookupError):
+    """Strict replay met a request that the recording does not hold.
+
+    Attributes:
+        key: the request's cache key.
+        path: the recording file.
+    """
+
+    def __init__(self, message: str, *, key: str, path: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.key = key
+        self.path = path

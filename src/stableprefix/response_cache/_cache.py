@@ -1,0 +1,465 @@
+"""``ResponseCache``: identical requests answered once.
+
+Approach: a request is reduced to its key (``_key``); an entry is a small
+JSON document (the response as plain JSON, or the events of a streamed one,
+the model and its usage) stored as bytes in a backend. Before storing, the
+policy (``_policy``) keeps out truncated and refused answers and, on
+request, sampled ones; errors never reach it. Lookups and stores that fail
+in the backend are counted and the call goes through (``fail_open=True``),
+or raise ``ResponseCacheError`` (``fail_open=False``). ``call``/``acall``
+add single-flight (``_flight``) around a miss, and are what the SDK
+wrappers use.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
+
+from .._errors import ResponseCacheError, StablePrefixError
+from .._manager import PromptManager
+from .._usage import CacheUsage
+from .._usage_parse import UsageError, parse_usage
+from ..pricing import UnknownModelError, estimate_cost, get_prices
+from ._backend import ResponseBackend
+from ._flight import AsyncFlights, Flights
+from ._key import KeyExplanation, hash_document, request_key, turn_key
+from ._open import open_backend
+from ._policy import ENDPOINTS, is_sampled, verdict
+from ._stats import ResponseCacheStats, StatsCounter
+
+__all__ = ["ResponseCache"]
+
+T = TypeVar("T")
+_ENTRY_VERSION = 1
+_SAMPLED = ("cache", "bypass")
+
+
+def to_json(response: Any) -> Any:
+    """A response as plain JSON: SDK objects through ``model_dump``."""
+    dump = getattr(response, "model_dump", None)
+    if callable(dump):
+        return dump(mode="json", exclude_none=True)
+    return json.loads(json.dumps(response))
+
+
+class ResponseCache:
+    """Stores answers to requests and replays them for identical requests.
+
+    Args:
+        url: where entries live: ``"memory://"`` (default), ``"sqlite:///path.db"``
+            or ``"redis://host:port/db"``.
+        namespace: the tenant; part of every key, so two namespaces never
+            share an answer. Required.
+        ttl: seconds an entry lives (``None``: until evicted).
+        key_fn: replaces the canonical request document: ``key_fn(request)``
+            returns a string that is hashed with the namespace and endpoint.
+        sampled: ``"cache"`` (default) stores and replays answers to sampled
+            requests (temperature other than 0, the provider default
+            included) like any other; ``"bypass"`` always calls upstream for
+            them and stores nothing.
+        store_truncated: also store answers cut off by the token limit.
+        store_refused: also store refusals and safety stops.
+        fail_open: on a backend failure, count it and call upstream (default);
+            ``False`` raises ``ResponseCacheError`` instead.
+        backend: a ready ``ResponseBackend`` (overrides ``url``).
+        max_entries: bound of the memory backend.
+        max_bytes: bound of the memory backend.
+        clock: seconds as a float for the memory backend's TTLs.
+
+    Raises:
+        TypeError: ``namespace`` is not a non-empty string, or ``key_fn`` is
+            not callable.
+        ValueError: ``url`` or ``sampled`` is not one of the accepted forms.
+
+    >>> cache = ResponseCache(namespace="docs")
+    >>> req = {"model": "m", "messages": [{"role": "user", "content": "Hi"}]}
+    >>> cache.put(req, {"answer": 42})
+    True
+    >>> cache.get(dict(reversed(req.items())))
+    {'answer': 42}
+    >>> cache.stats.hits
+    1
+    """
+
+    def __init__(
+        self,
+        url: str = "memory://",
+        *,
+        namespace: str,
+        ttl: float | None = None,
+        key_fn: Callable[[Mapping[str, Any]], str] | None = None,
+        sampled: str = "cache",
+        store_truncated: bool = False,
+        store_refused: bool = False,
+        fail_open: bool = True,
+        backend: ResponseBackend | None = None,
+        max_entries: int = 10_000,
+        max_bytes: int = 256 * 1024 * 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if not isinstance(namespace, str) or not namespace:
+            raise TypeError(f"namespace must be a non-empty str, got {namespace!r}")
+        if key_fn is not None and not callable(key_fn):
+            raise TypeError(f"key_fn must be callable, got {type(key_fn).__name__}")
+        if sampled not in _SAMPLED:
+            raise ValueError(f"sampled must be one of {_SAMPLED}, got {sampled!r}")
+        if ttl is not None and (
+            isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0
+        ):
+            raise ValueError(f"ttl must be a positive number of seconds or None, got {ttl!r}")
+        self.namespace = namespace
+        self.ttl = ttl
+        self.sampled = sampled
+        self.store_truncated = store_truncated
+        self.store_refused = store_refused
+        self.fail_open = fail_open
+        self._key_fn = key_fn
+        if backend is not None and not isinstance(backend, ResponseBackend):
+            raise TypeError(f"backend must be a ResponseBackend, got {type(backend).__name__}")
+        self.backend: ResponseBackend = (
+            backend
+            if backend is not None
+            else open_backend(url, max_entries=max_entries, max_bytes=max_bytes, clock=clock)
+        )
+        self._stats = StatsCounter()
+        self._flights = Flights()
+        self._aflights = AsyncFlights()
+
+    # ------------------------------------------------------------------ keys
+
+    def explain_key(self, request: Mapping[str, Any], *, endpoint: str = "any") -> KeyExplanation:
+        """What goes into the key of ``request`` (the document hashed, what was left out).
+
+        Raises:
+            RequestKeyError: a value of the request cannot be serialised.
+
+        >>> c = ResponseCache(namespace="t")
+        >>> c.explain_key({"model": "m", "prompt_cache_key": "chat-1"}).excluded
+        ('$.prompt_cache_key',)
+        """
+        _check_endpoint(endpoint)
+        if self._key_fn is None:
+            return request_key(request, namespace=self.namespace, endpoint=endpoint)
+        custom = self._key_fn(request)
+        if not isinstance(custom, str):
+            raise TypeError(f"key_fn must return a str, got {type(custom).__name__}")
+        return KeyExplanation(
+            key=hash_document(self.namespace, endpoint, {"key_fn": custom}),
+            namespace=self.namespace,
+            endpoint=endpoint,
+            document={"key_fn": custom},
+            excluded=(),
+        )
+
+    def key(self, request: Mapping[str, Any], *, endpoint: str = "any") -> str:
+        """The key of ``request`` (64 hex digits).
+
+        >>> c = ResponseCache(namespace="t")
+        >>> c.key({"model": "m", "temperature": 1}) == c.key({"temperature": 1.0, "model": "m"})
+        True
+        """
+        return self.explain_key(request, endpoint=endpoint).key
+
+    def turn_key(
+        self,
+        manager: PromptManager,
+        settings: Mapping[str, Any],
+        *,
+        endpoint: str = "any",
+        dynamic_system_prompt: str | None = None,
+    ) -> str:
+        """The key of the request a ``PromptManager`` built, from its prefix fingerprint.
+
+        Pass it as ``key=`` to ``get``/``put`` or ``cache_key=`` to a wrapped
+        client; it costs O(turn), not O(history). See ``turn_key`` in the
+        module docs for what it covers.
+
+        >>> from stableprefix import PromptConfig, PromptManager
+        >>> pm = PromptManager(PromptConfig()); pm.append({"role": "user", "content": "Hi"})
+        >>> len(ResponseCache(namespace="t").turn_key(pm, {"model": "m"}))
+        64
+        """
+        _check_endpoint(endpoint)
+        return turn_key(
+            manager,
+            settings,
+            namespace=self.namespace,
+            endpoint=endpoint,
+            dynamic_system_prompt=dynamic_system_prompt,
+        ).key
+
+    # ------------------------------------------------------------ get / put
+
+    def get(
+        self, request: Mapping[str, Any], *, key: str | None = None, endpoint: str = "any"
+    ) -> Any | None:
+        """The stored response (plain JSON) for ``request``, or ``None``.
+
+        Counts a hit or a miss.
+
+        Raises:
+            RequestKeyError: the request cannot be serialised.
+            ResponseCacheError: the backend failed and ``fail_open`` is false.
+        """
+        entry = self.lookup(key or self.key(request, endpoint=endpoint))
+        if entry is None or entry.get("response") is None:
+            self._stats.add(misses=1)
+            return None
+        self.count_hit(entry)
+        return entry["response"]
+
+    def put(
+        self,
+        request: Mapping[str, Any],
+        response: Any,
+        *,
+        key: str | None = None,
+        endpoint: str = "any",
+    ) -> bool:
+        """Store ``response`` (plain JSON or an SDK object) as the answer to ``request``.
+
+        Returns:
+            Whether it was stored (policy may refuse: truncated, refused, sampled).
+
+        Raises:
+            RequestKeyError: the request cannot be serialised.
+            ResponseCacheError: the backend failed and ``fail_open`` is false.
+        """
+        key = key or self.key(request, endpoint=endpoint)
+        return self.store(key, request, endpoint, response=to_json(response))
+
+    # ---------------------------------------------------- entry primitives
+
+    def lookup(self, key: str) -> dict[str, Any] | None:
+        """The raw entry under ``key`` (counted as nothing), or ``None``."""
+        try:
+            raw = self.backend.get(key)
+            if raw is None:
+                return None
+            entry = json.loads(raw)
+            if not isinstance(entry, dict) or entry.get("v") != _ENTRY_VERSION:
+                return None
+            return entry
+        except ValueError:
+            return None  # an unreadable entry is a miss; the next store overwrites it
+        except Exception as exc:
+            self._backend_failed(exc)
+            return None
+
+    def admissible(self, request: Mapping[str, Any]) -> bool:
+        """Whether the sampled-request policy lets ``request`` use the cache."""
+        return self.sampled == "cache" or not is_sampled(request)
+
+    def store(
+        self,
+        key: str,
+        request: Mapping[str, Any],
+        endpoint: str,
+        *,
+        response: Any = None,
+        events: list[Any] | None = None,
+    ) -> bool:
+        """Write an entry if the policy allows it; returns whether it did."""
+        body = response if response is not None else None
+        reason = "ok" if body is None else verdict(endpoint, body).reason
+        if (
+            not self.admissible(request)
+            or (reason == "truncated" and not self.store_truncated)
+            or (reason == "refused" and not self.store_refused)
+        ):
+            self._stats.add(not_stored=1)
+            return False
+        entry = {
+            "v": _ENTRY_VERSION,
+            "endpoint": endpoint,
+            "model": request.get("model") if isinstance(request.get("model"), str) else None,
+            "usage": _usage_of(endpoint, body),
+            "response": body,
+            "events": events,
+            "stored_at": time.time(),
+        }
+        try:
+            data = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode()
+            self.backend.set(key, data, ttl=self.ttl, partition=None)
+        except Exception as exc:
+            self._backend_failed(exc)
+            return False
+        self._stats.add(stored=1)
+        return True
+
+    def count_hit(self, entry: Mapping[str, Any]) -> None:
+        """Count a hit and what it saved."""
+        usage = entry.get("usage")
+        model = entry.get("model")
+        if not isinstance(usage, dict) or not isinstance(model, str):
+            self._stats.add(hits=1, unpriced_hits=1)
+            return
+        tokens = CacheUsage(**usage)
+        try:
+            dollars = estimate_cost(tokens, get_prices(model))
+        except UnknownModelError:
+            self._stats.add(
+                hits=1,
+                unpriced_hits=1,
+                input_tokens_saved=tokens.input_tokens,
+                output_tokens_saved=tokens.output_tokens,
+            )
+            return
+        self._stats.add(
+            hits=1,
+            dollars_saved=dollars,
+            input_tokens_saved=tokens.input_tokens,
+            output_tokens_saved=tokens.output_tokens,
+        )
+
+    def count(self, **deltas: float) -> None:
+        """Add to the counters (used by the wrappers and the stream recorder)."""
+        self._stats.add(**deltas)
+
+    def _backend_failed(self, exc: Exception) -> None:
+        self._stats.add(backend_errors=1)
+        if not self.fail_open:
+            raise ResponseCacheError(
+                f"the response-cache backend failed ({type(exc).__name__}: {exc}); "
+                "pass fail_open=True to call upstream anyway"
+            ) from exc
+
+    # ------------------------------------------------- calls (single-flight)
+
+    def call(
+        self,
+        request: Mapping[str, Any],
+        upstream: Callable[[], T],
+        *,
+        endpoint: str,
+        load: Callable[[Any], T],
+        key: str | None = None,
+    ) -> T:
+        """Answer from the cache or make one upstream call per key at a time.
+
+        Args:
+            request: the call's keyword arguments.
+            upstream: makes the real call.
+            endpoint: the API (selects the usage parser and the policy).
+            load: turns a stored JSON response back into the caller's type.
+            key: a precomputed key (e.g. ``turn_key``).
+
+        Raises:
+            RequestKeyError: the request cannot be serialised.
+            Whatever ``upstream`` raised (nothing is stored then).
+        """
+        if not self.admissible(request):
+            self._stats.add(misses=1, not_stored=1)
+            return upstream()
+        key = key or self.key(request, endpoint=endpoint)
+        hit = self._hit(key, load)
+        if hit is not None:
+            return hit[0]
+
+        def lead() -> tuple[T, bool]:
+            again = self._hit(key, load)  # stored by a flight that just ended
+            if again is not None:
+                return again[0], True
+            result = upstream()
+            self._stats.add(misses=1)
+            self.store(key, request, endpoint, response=to_json(result))
+            return result, False
+
+        (result, _), coalesced = self._flights.run(key, lead)
+        if coalesced:
+            self._stats.add(coalesced=1)
+        return result
+
+    async def acall(
+        self,
+        request: Mapping[str, Any],
+        upstream: Callable[[], Awaitable[T]],
+        *,
+        endpoint: str,
+        load: Callable[[Any], T],
+        key: str | None = None,
+    ) -> T:
+        """The asyncio twin of ``call``; a cancelled caller does not cancel the others."""
+        if not self.admissible(request):
+            self._stats.add(misses=1, not_stored=1)
+            return await upstream()
+        key = key or self.key(request, endpoint=endpoint)
+        hit = self._hit(key, load)
+        if hit is not None:
+            return hit[0]
+
+        async def lead() -> tuple[T, bool]:
+            again = self._hit(key, load)
+            if again is not None:
+                return again[0], True
+            result = await upstream()
+            self._stats.add(misses=1)
+            self.store(key, request, endpoint, response=to_json(result))
+            return result, False
+
+        (result, _), coalesced = await self._aflights.run(key, lead)
+        if coalesced:
+            self._stats.add(coalesced=1)
+        return result
+
+    def _hit(self, key: str, load: Callable[[Any], T]) -> tuple[T] | None:
+        entry = self.lookup(key)
+        if entry is None or entry.get("response") is None:
+            return None
+        self.count_hit(entry)
+        return (load(entry["response"]),)
+
+    # ---------------------------------------------------------------- misc
+
+    @property
+    def stats(self) -> ResponseCacheStats:
+        """A snapshot of the counters (see ``ResponseCacheStats``)."""
+        return self._stats.snapshot()
+
+    def reset_stats(self) -> None:
+        """Set every counter back to zero."""
+        self._stats.reset()
+
+    def clear(self) -> None:
+        """Forget every stored answer (of every namespace sharing the backend)."""
+        try:
+            self.backend.clear()
+        except StablePrefixError:
+            raise
+        except Exception as exc:
+            raise ResponseCacheError(f"could not clear the backend ({exc})") from exc
+
+    def close(self) -> None:
+        """Release the backend's connections."""
+        self.backend.close()
+
+    def __enter__(self) -> ResponseCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _check_endpoint(endpoint: str) -> None:
+    if endpoint not in ENDPOINTS:
+        raise ValueError(f"endpoint must be one of {sorted(ENDPOINTS)}, got {endpoint!r}")
+
+
+def _usage_of(endpoint: str, body: Any) -> dict[str, int] | None:
+    provider = ENDPOINTS.get(endpoint)
+    if provider is None or body is None:
+        return None
+    try:
+        usage = parse_usage(body, provider)
+    except (UsageError, TypeError, ValueError):
+        return None
+    return {
+        "cache_read_tokens": usage.cache_read_tokens,
+        "cache_write_tokens": usage.cache_write_tokens,
+        "cache_write_1h_tokens": usage.cache_write_1h_tokens,
+        "uncached_input_tokens": usage.uncached_input_tokens,
+        "output_tokens": usage.output_tokens,
+    }

@@ -15,6 +15,12 @@ What the reply says is queued per test with ``reply_text`` / ``reply_tool_calls`
 one provider-neutral ``FakeUsage`` (or a callable computing it from the
 request body) rendered in each provider's own field names. ``raw_usage``
 replaces the rendered usage object outright, for tests of odd servers.
+Streaming: a request with ``"stream": true`` (or Gemini's
+``:streamGenerateContent``) is answered with server-sent events in the
+endpoint's own event shapes, the same answer split into two text deltas.
+``cut_streams`` stops every stream halfway and drops the connection;
+``reply_error`` queues an HTTP error; ``hold`` (an ``Event``, set by default)
+keeps answers back until it is set, for tests of concurrent calls.
 Nothing here leaves the loopback interface.
 """
 
@@ -75,6 +81,7 @@ class ToolCall:
 class _Reply:
     text: str | None = None
     calls: list[ToolCall] = field(default_factory=list)
+    status: int = 200
 
 
 def _kind(path: str) -> str | None:
@@ -85,7 +92,7 @@ def _kind(path: str) -> str | None:
         return RESPONSES
     if path.endswith("/messages"):
         return ANTHROPIC
-    if path.endswith(":generateContent"):
+    if path.endswith((":generateContent", ":streamGenerateContent")):
         return GEMINI
     return None
 
@@ -236,6 +243,129 @@ _SHAPES: dict[str, Callable[[_Reply, FakeUsage, str, int], Json]] = {
     ANTHROPIC: _anthropic,
     GEMINI: _gemini,
 }
+# ------------------------------------------------------------ stream shapes
+
+
+def _halves(text: str | None) -> list[str]:
+    text = text or ""
+    return [text[: len(text) // 2], text[len(text) // 2 :]]
+
+
+def _chat_events(answer: Json) -> list[tuple[str | None, Json]]:
+    choice = answer["choices"][0]
+    head = {k: answer[k] for k in ("id", "created", "model")} | {"object": "chat.completion.chunk"}
+    out: list[tuple[str | None, Json]] = []
+    for i, piece in enumerate(_halves(choice["message"]["content"])):
+        delta: Json = {"content": piece} | ({"role": "assistant"} if i == 0 else {})
+        out.append(
+            (None, head | {"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        )
+    out.append(
+        (
+            None,
+            head
+            | {"choices": [{"index": 0, "delta": {}, "finish_reason": choice["finish_reason"]}]},
+        )
+    )
+    out.append((None, head | {"choices": [], "usage": answer["usage"]}))
+    return out
+
+
+def _responses_events(answer: Json) -> list[tuple[str | None, Json]]:
+    started = answer | {"status": "in_progress", "output": [], "usage": None}
+    text = next(
+        (
+            c["text"]
+            for item in answer["output"]
+            if item["type"] == "message"
+            for c in item["content"]
+        ),
+        "",
+    )
+    out: list[tuple[str | None, Json]] = [("response.created", {"response": started})]
+    for piece in _halves(text):
+        out.append(
+            (
+                "response.output_text.delta",
+                {
+                    "item_id": "msg_0",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": piece,
+                    "logprobs": [],
+                },
+            )
+        )
+    out.append(("response.completed", {"response": answer}))
+    return [
+        (name, {"type": name, "sequence_number": i} | body) for i, (name, body) in enumerate(out)
+    ]
+
+
+def _anthropic_events(answer: Json) -> list[tuple[str | None, Json]]:
+    usage = answer["usage"]
+    start = answer | {"content": [], "stop_reason": None, "usage": usage | {"output_tokens": 1}}
+    text = next((b["text"] for b in answer["content"] if b["type"] == "text"), "")
+    out: list[tuple[str | None, Json]] = [
+        ("message_start", {"message": start}),
+        ("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+    ]
+    for piece in _halves(text):
+        out.append(
+            ("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}})
+        )
+    out += [
+        ("content_block_stop", {"index": 0}),
+        (
+            "message_delta",
+            {
+                "delta": {"stop_reason": answer["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        ),
+        ("message_stop", {}),
+    ]
+    return [(name, {"type": name} | body) for name, body in out]
+
+
+def _gemini_events(answer: Json) -> list[tuple[str | None, Json]]:
+    candidate = answer["candidates"][0]
+    text = next((p["text"] for p in candidate["content"]["parts"] if "text" in p), "")
+    first, second = _halves(text)
+    head = {"modelVersion": answer["modelVersion"], "responseId": answer["responseId"]}
+    return [
+        (
+            None,
+            head
+            | {
+                "candidates": [
+                    {"content": {"role": "model", "parts": [{"text": first}]}, "index": 0}
+                ]
+            },
+        ),
+        (
+            None,
+            head
+            | {
+                "candidates": [
+                    {
+                        "content": {"role": "model", "parts": [{"text": second}]},
+                        "finishReason": candidate["finishReason"],
+                        "index": 0,
+                    }
+                ],
+                "usageMetadata": answer["usageMetadata"],
+            },
+        ),
+    ]
+
+
+_EVENTS: dict[str, Callable[[Json], list[tuple[str | None, Json]]]] = {
+    CHAT: _chat_events,
+    RESPONSES: _responses_events,
+    ANTHROPIC: _anthropic_events,
+    GEMINI: _gemini_events,
+}
 _USAGE_KEY = {CHAT: "usage", RESPONSES: "usage", ANTHROPIC: "usage", GEMINI: "usageMetadata"}
 
 
@@ -254,6 +384,10 @@ class FakeServer:
         self.raw_usage: dict[str, Json] = {}
         self._replies: deque[_Reply] = deque()
         self._lock = threading.Lock()
+        self.cut_streams = False
+        self.hold = threading.Event()
+        self.hold.set()
+        self.arrived = 0  # requests received, counted before they are held
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._httpd.daemon_threads = True
         # A short poll interval keeps shutdown (and so each test's teardown) fast.
@@ -292,20 +426,29 @@ class FakeServer:
         """Queue an answer that calls tools: ``(id, name, arguments)`` each."""
         self._replies.append(_Reply(text=text, calls=[ToolCall(*c) for c in calls]))
 
+    def reply_error(self, status: int = 500, message: str = "upstream failed") -> None:
+        """Queue an HTTP error answer for the next request."""
+        self._replies.append(_Reply(text=message, status=status))
+
     def bodies(self, kind: str | None = None) -> list[Json]:
         """The JSON bodies received so far (of one kind, if given)."""
         return [r.body for r in self.requests if kind is None or r.kind == kind]
 
-    def _answer(self, kind: str, path: str, body: Json) -> Json:
+    def _answer(self, kind: str, path: str, body: Json) -> tuple[int, Json]:
         with self._lock:
             n = len(self.requests)
             reply = self._replies.popleft() if self._replies else _Reply(text="ok")
+        if reply.status != 200:
+            return reply.status, {
+                "error": {"message": reply.text, "type": "server_error"},
+                "type": "error",
+            }
         usage = self.usage(kind, body) if callable(self.usage) else self.usage
         model = str(body.get("model") or path.rsplit("/", 1)[-1].split(":", 1)[0])
         out = _SHAPES[kind](reply, usage, model, n)
         if kind in self.raw_usage:
             out[_USAGE_KEY[kind]] = self.raw_usage[kind]
-        return out
+        return 200, out
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -319,10 +462,35 @@ class FakeServer:
                     return
                 body = json.loads(raw or b"{}")
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                answer = server._answer(kind, self.path, body)
+                with server._lock:
+                    server.arrived += 1
+                server.hold.wait()
+                status, answer = server._answer(kind, self.path, body)
                 with server._lock:
                     server.requests.append(Recorded(kind, self.path, body, raw, headers))
-                self._send(200, answer)
+                if status == 200 and (body.get("stream") is True or "stream" in self.path):
+                    self._stream(_EVENTS[kind](answer))
+                else:
+                    self._send(status, answer)
+
+            def _stream(self, events: list[tuple[str | None, Json]]) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                if server.cut_streams:
+                    events = events[: len(events) // 2]
+                for name, data in events:
+                    head = f"event: {name}\n" if name else ""
+                    self.wfile.write(f"{head}data: {json.dumps(data)}\n\n".encode())
+                if (
+                    not server.cut_streams
+                    and events[0][0] is None
+                    and "candidates" not in (events[0][1])
+                ):
+                    self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+                self.close_connection = True
 
             def _send(self, status: int, payload: Json) -> None:
                 data = json.dumps(payload).encode()

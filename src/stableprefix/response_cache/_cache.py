@@ -414,6 +414,27 @@ class ResponseCache:
 
     # ---------------------------------------------------------------- misc
 
+    def wrap(self, client: Any) -> Any:
+        """The SDK ``client`` with this cache in front of its answer-making methods.
+
+        OpenAI ``chat.completions.create`` and ``responses.create``, Anthropic
+        ``messages.create`` and google-genai ``models.generate_content(_stream)``,
+        sync and async, streamed or not; hits come back as the SDK's own types.
+        Each wrapped method also accepts ``cache_key=`` (see ``turn_key``).
+
+        Raises:
+            TypeError: ``client`` is not one of those SDKs' clients.
+
+        >>> import openai
+        >>> cache = ResponseCache(namespace="docs")
+        >>> client = cache.wrap(openai.OpenAI(api_key="sk-test", base_url="http://127.0.0.1:9"))
+        >>> client.models is not None  # everything else is the client's own
+        True
+        """
+        from ._wrap import wrap
+
+        return wrap(self, client)
+
     @property
     def stats(self) -> ResponseCacheStats:
         """A snapshot of the counters (see ``ResponseCacheStats``)."""

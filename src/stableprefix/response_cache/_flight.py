@@ -23,9 +23,10 @@ T = TypeVar("T")
 
 
 class _Flight(Generic[T]):
-    __slots__ = ("done", "error", "result")
+    __slots__ = ("done", "error", "result", "waiters")
 
     def __init__(self) -> None:
+        self.waiters = 0
         self.done = threading.Event()
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -43,6 +44,12 @@ class Flights:
         self._lock = threading.Lock()
         self._flights: dict[str, _Flight[Any]] = {}
 
+    def waiting(self, key: str) -> int:
+        """How many callers wait for the call in flight for ``key``."""
+        with self._lock:
+            flight = self._flights.get(key)
+            return 0 if flight is None else flight.waiters
+
     def run(self, key: str, fn: Callable[[], T]) -> tuple[T, bool]:
         """Run ``fn`` unless a call for ``key`` is in flight; then share its outcome.
 
@@ -57,6 +64,8 @@ class Flights:
             leader = flight is None
             if flight is None:
                 flight = self._flights[key] = _Flight()
+            else:
+                flight.waiters += 1
         if not leader:
             flight.done.wait()
             if flight.error is not None:
@@ -86,6 +95,12 @@ class AsyncFlights:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._tasks: dict[tuple[int, str], asyncio.Task[Any]] = {}
+        self._waiting: dict[tuple[int, str], int] = {}
+
+    def waiting(self, key: str) -> int:
+        """How many callers (in any loop) wait for a call in flight for ``key``."""
+        with self._lock:
+            return sum(n for (_, k), n in self._waiting.items() if k == key)
 
     async def run(self, key: str, fn: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """Await ``fn()`` unless a call for ``key`` is in flight; then share its outcome.
@@ -106,7 +121,16 @@ class AsyncFlights:
                 task = loop.create_task(_call(fn))
                 self._tasks[slot] = task
                 task.add_done_callback(lambda _t: self._forget(slot, _t))
-        result: T = await asyncio.shield(task)
+            else:
+                self._waiting[slot] = self._waiting.get(slot, 0) + 1
+        try:
+            result: T = await asyncio.shield(task)
+        finally:
+            if coalesced:
+                with self._lock:
+                    self._waiting[slot] -= 1
+                    if not self._waiting[slot]:
+                        del self._waiting[slot]
         return result, coalesced
 
     def _forget(self, slot: tuple[int, str], task: asyncio.Task[Any]) -> None:

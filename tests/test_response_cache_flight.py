@@ -1,0 +1,142 @@
+"""Single-flight: 16 threads or 16 asyncio tasks asking the same thing make one upstream
+call (the real openai SDK against the loopback server); they share its answer or its error;
+errors are not stored; cancelled waiters do not cancel the others."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import openai
+import pytest
+from fakeserver import FakeServer, fake_server
+
+from stableprefix import ResponseCache
+
+__all__ = ["fake_server"]
+
+N = 16
+REQ: dict[str, Any] = {"model": "gpt-4o-mini", "temperature": 0,
+                       "messages": [{"role": "user", "content": "2+2?"}]}
+
+
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.005)
+
+
+async def await_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + 20
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.005)
+
+
+def sync_client(server: FakeServer, cache: ResponseCache) -> Any:
+    return cache.wrap(openai.OpenAI(api_key="sk", base_url=server.url + "/v1", max_retries=0))
+
+
+def async_client(server: FakeServer, cache: ResponseCache) -> Any:
+    return cache.wrap(
+        openai.AsyncOpenAI(api_key="sk", base_url=server.url + "/v1", max_retries=0)
+    )
+
+
+def run_threads(server: FakeServer, cache: ResponseCache) -> list[Any]:
+    client = sync_client(server, cache)
+    key = cache.key(REQ, endpoint="openai.chat")
+    results: list[Any] = [None] * N
+
+    def worker(i: int) -> None:
+        try:
+            results[i] = client.chat.completions.create(**REQ)
+        except Exception as exc:
+            results[i] = exc
+
+    server.hold.clear()
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(N)]
+    for t in threads:
+        t.start()
+    wait_until(lambda: server.arrived == 1 and cache._flights.waiting(key) == N - 1)
+    server.hold.set()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_sixteen_threads_make_one_call(fake_server: FakeServer) -> None:
+    cache = ResponseCache(namespace="t")
+    fake_server.reply_text("four")
+    results = run_threads(fake_server, cache)
+    assert len(fake_server.requests) == 1
+    assert [r.choices[0].message.content for r in results] == ["four"] * N
+    stats = cache.stats
+    assert (stats.misses, stats.coalesced, stats.hits, stats.stored) == (1, N - 1, 0, 1)
+
+
+def test_sixteen_threads_share_an_error_that_is_not_stored(fake_server: FakeServer) -> None:
+    cache = ResponseCache(namespace="t")
+    fake_server.reply_error(500)
+    results = run_threads(fake_server, cache)
+    assert len(fake_server.requests) == 1
+    assert all(isinstance(r, openai.InternalServerError) for r in results)
+    assert cache.stats.stored == 0
+    fake_server.reply_text("four")
+    client = sync_client(fake_server, cache)
+    assert client.chat.completions.create(**REQ).choices[0].message.content == "four"
+    assert len(fake_server.requests) == 2
+
+
+async def _tasks(server: FakeServer, cache: ResponseCache, cancel: set[int]) -> list[Any]:
+    client = async_client(server, cache)
+    key = cache.key(REQ, endpoint="openai.chat")
+    server.hold.clear()
+    tasks = [asyncio.create_task(client.chat.completions.create(**REQ)) for _ in range(N)]
+    await await_until(lambda: server.arrived == 1 and cache._aflights.waiting(key) == N - 1)
+    for i in cancel:
+        tasks[i].cancel()
+    await asyncio.sleep(0)
+    server.hold.set()
+    return list(await asyncio.gather(*tasks, return_exceptions=True))
+
+
+def test_sixteen_tasks_make_one_call(fake_server: FakeServer) -> None:
+    cache = ResponseCache(namespace="t")
+    fake_server.reply_text("four")
+    results = asyncio.run(_tasks(fake_server, cache, set()))
+    assert len(fake_server.requests) == 1
+    assert [r.choices[0].message.content for r in results] == ["four"] * N
+    assert (cache.stats.misses, cache.stats.coalesced) == (1, N - 1)
+
+
+def test_sixteen_tasks_share_an_error(fake_server: FakeServer) -> None:
+    cache = ResponseCache(namespace="t")
+    fake_server.reply_error(500)
+    results = asyncio.run(_tasks(fake_server, cache, set()))
+    assert len(fake_server.requests) == 1
+    assert all(isinstance(r, openai.InternalServerError) for r in results)
+    assert cache.stats.stored == 0
+
+
+@pytest.mark.parametrize("cancel", [{0}, {0, 3, 7, 15}, {5}])
+def test_cancelling_waiters_or_the_leader_does_not_cancel_the_others(
+    fake_server: FakeServer, cancel: set[int]
+) -> None:
+    cache = ResponseCache(namespace="t")
+    fake_server.reply_text("four")
+    results = asyncio.run(_tasks(fake_server, cache, cancel))
+    for i, r in enumerate(results):
+        if i in cancel:
+            assert isinstance(r, asyncio.CancelledError)
+        else:
+            assert r.choices[0].message.content == "four"
+    assert len(fake_server.requests) == 1
+    assert cache.stats.stored == 1  # the call finished and was stored all the same
+    assert cache.get(REQ, endpoint="openai.chat") is not None

@@ -12,15 +12,18 @@ from typing import Any
 
 import openai
 import pytest
-from fakeserver import FakeServer, fake_server
 
+from fakeserver import FakeServer, fake_server
 from stableprefix import ResponseCache
 
 __all__ = ["fake_server"]
 
 N = 16
-REQ: dict[str, Any] = {"model": "gpt-4o-mini", "temperature": 0,
-                       "messages": [{"role": "user", "content": "2+2?"}]}
+REQ: dict[str, Any] = {
+    "model": "gpt-4o-mini",
+    "temperature": 0,
+    "messages": [{"role": "user", "content": "2+2?"}],
+}
 
 
 def wait_until(condition: Callable[[], bool]) -> None:
@@ -44,9 +47,7 @@ def sync_client(server: FakeServer, cache: ResponseCache) -> Any:
 
 
 def async_client(server: FakeServer, cache: ResponseCache) -> Any:
-    return cache.wrap(
-        openai.AsyncOpenAI(api_key="sk", base_url=server.url + "/v1", max_retries=0)
-    )
+    return cache.wrap(openai.AsyncOpenAI(api_key="sk", base_url=server.url + "/v1", max_retries=0))
 
 
 def run_threads(server: FakeServer, cache: ResponseCache) -> list[Any]:

@@ -19,6 +19,7 @@ True
 from ._backend import MemoryBackend, ResponseBackend
 from ._cache import ResponseCache
 from ._key import EXCLUDED_ANYWHERE, EXCLUDED_FIELDS, KeyExplanation, canonical_request
+from ._replay import ReplayBackend, scrub
 from ._stats import ResponseCacheStats
 
 __all__ = [
@@ -26,8 +27,10 @@ __all__ = [
     "EXCLUDED_FIELDS",
     "KeyExplanation",
     "MemoryBackend",
+    "ReplayBackend",
     "ResponseBackend",
     "ResponseCache",
     "ResponseCacheStats",
     "canonical_request",
+    "scrub",
 ]

@@ -14,11 +14,12 @@ wrappers use.
 from __future__ import annotations
 
 import json
+import os
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .._errors import ResponseCacheError, StablePrefixError
+from .._errors import ReplayMissError, ResponseCacheError, StablePrefixError
 from .._manager import PromptManager
 from .._usage import CacheUsage
 from .._usage_parse import UsageError, parse_usage
@@ -28,6 +29,7 @@ from ._flight import AsyncFlights, Flights
 from ._key import KeyExplanation, hash_document, request_key, turn_key
 from ._open import open_backend
 from ._policy import ENDPOINTS, is_sampled, verdict
+from ._semantic import SemanticIndex
 from ._stats import ResponseCacheStats, StatsCounter
 
 __all__ = ["ResponseCache"]
@@ -68,6 +70,13 @@ class ResponseCache:
         max_entries: bound of the memory backend.
         max_bytes: bound of the memory backend.
         clock: seconds as a float for the memory backend's TTLs.
+        embed: turns on the semantic cache: ``embed(text) -> list[float]``
+            embeds the last user message; an exact miss then reuses the
+            answer of the most similar question asked with the same
+            namespace, model, settings and conversation before it.
+        similarity: the cosine similarity a semantic match needs (0 < s <= 1).
+        semantic_limit: how many of a partition's newest entries a semantic
+            lookup compares (brute force over a bounded set).
 
     Raises:
         TypeError: ``namespace`` is not a non-empty string, or ``key_fn`` is
@@ -99,6 +108,9 @@ class ResponseCache:
         max_entries: int = 10_000,
         max_bytes: int = 256 * 1024 * 1024,
         clock: Callable[[], float] = time.monotonic,
+        embed: Callable[[str], Sequence[float]] | None = None,
+        similarity: float = 0.9,
+        semantic_limit: int = 256,
     ) -> None:
         if not isinstance(namespace, str) or not namespace:
             raise TypeError(f"namespace must be a non-empty str, got {namespace!r}")
@@ -125,8 +137,58 @@ class ResponseCache:
             else open_backend(url, max_entries=max_entries, max_bytes=max_bytes, clock=clock)
         )
         self._stats = StatsCounter()
+        self._semantic = (
+            None
+            if embed is None
+            else SemanticIndex(
+                embed,
+                namespace=namespace,
+                backend=self.backend,
+                similarity=similarity,
+                limit=semantic_limit,
+            )
+        )
         self._flights = Flights()
         self._aflights = AsyncFlights()
+
+    @classmethod
+    def recording(
+        cls, path: str | os.PathLike[str], *, mode: str = "auto", namespace: str = "recording"
+    ) -> ResponseCache:
+        """A cache that records calls to a JSON-lines file and replays them (for tests).
+
+        Args:
+            path: the recording, e.g. ``tests/recordings/chat.jsonl``.
+            mode: ``"replay"`` answers only from the file and raises
+                ``ReplayMissError`` for any other request; ``"record"``
+                starts the file afresh; ``"auto"`` replays what it holds and
+                records the rest.
+            namespace: the namespace the keys were recorded under.
+
+        Every answer is recorded, truncated and refused ones included; errors
+        are not (a strict replay of a call that failed raises
+        ``ReplayMissError``). Credentials are scrubbed from the file.
+
+        Raises:
+            ValueError: ``mode`` is unknown.
+            ResponseCacheError: the recording is unreadable.
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "calls.jsonl")
+        >>> ResponseCache.recording(path, mode="record").put({"model": "m"}, {"a": 1})
+        True
+        >>> ResponseCache.recording(path, mode="replay").get({"model": "m"})
+        {'a': 1}
+        """
+        from ._replay import ReplayBackend
+
+        return cls(
+            namespace=namespace,
+            backend=ReplayBackend(path, mode=mode),
+            store_truncated=True,
+            store_refused=True,
+            fail_open=False,
+        )
 
     # ------------------------------------------------------------------ keys
 
@@ -204,7 +266,7 @@ class ResponseCache:
             RequestKeyError: the request cannot be serialised.
             ResponseCacheError: the backend failed and ``fail_open`` is false.
         """
-        entry = self.lookup(key or self.key(request, endpoint=endpoint))
+        entry = self.find(request, key or self.key(request, endpoint=endpoint), endpoint)
         if entry is None or entry.get("response") is None:
             self._stats.add(misses=1)
             return None
@@ -249,6 +311,22 @@ class ResponseCache:
             self._backend_failed(exc)
             return None
 
+    def find(self, request: Mapping[str, Any], key: str, endpoint: str) -> dict[str, Any] | None:
+        """The entry under ``key``, else (semantic cache on) the best similar one."""
+        entry = self.lookup(key)
+        if entry is not None or self._semantic is None:
+            return entry
+        try:
+            found = self._semantic.search(request, key, endpoint, self.lookup)
+        except (TypeError, ReplayMissError):
+            raise
+        except Exception as exc:
+            self._backend_failed(exc)
+            return None
+        if found is not None:
+            self._stats.add(semantic_hits=1)
+        return found
+
     def admissible(self, request: Mapping[str, Any]) -> bool:
         """Whether the sampled-request policy lets ``request`` use the cache."""
         return self.sampled == "cache" or not is_sampled(request)
@@ -281,9 +359,22 @@ class ResponseCache:
             "events": events,
             "stored_at": time.time(),
         }
+        partition = None
+        if self._semantic is not None:
+            try:
+                found = self._semantic.vector_for(request, key, endpoint)
+            except TypeError:
+                raise
+            except Exception as exc:
+                self._backend_failed(exc)
+                found = None
+            if found is not None:
+                partition, entry["vector"] = found
+        if getattr(self.backend, "keeps_requests", False):
+            entry["request"] = self.explain_key(request, endpoint=endpoint).document
         try:
             data = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode()
-            self.backend.set(key, data, ttl=self.ttl, partition=None)
+            self.backend.set(key, data, ttl=self.ttl, partition=partition)
         except Exception as exc:
             self._backend_failed(exc)
             return False
@@ -320,6 +411,8 @@ class ResponseCache:
         self._stats.add(**deltas)
 
     def _backend_failed(self, exc: Exception) -> None:
+        if isinstance(exc, ReplayMissError):
+            raise exc  # strict replay fails loudly, never open
         self._stats.add(backend_errors=1)
         if not self.fail_open:
             raise ResponseCacheError(
@@ -355,12 +448,12 @@ class ResponseCache:
             self._stats.add(misses=1, not_stored=1)
             return upstream()
         key = key or self.key(request, endpoint=endpoint)
-        hit = self._hit(key, load)
+        hit = self._hit(request, key, endpoint, load)
         if hit is not None:
             return hit[0]
 
         def lead() -> tuple[T, bool]:
-            again = self._hit(key, load)  # stored by a flight that just ended
+            again = self._hit(request, key, endpoint, load)  # stored by a flight that just ended
             if again is not None:
                 return again[0], True
             result = upstream()
@@ -387,12 +480,12 @@ class ResponseCache:
             self._stats.add(misses=1, not_stored=1)
             return await upstream()
         key = key or self.key(request, endpoint=endpoint)
-        hit = self._hit(key, load)
+        hit = self._hit(request, key, endpoint, load)
         if hit is not None:
             return hit[0]
 
         async def lead() -> tuple[T, bool]:
-            again = self._hit(key, load)
+            again = self._hit(request, key, endpoint, load)
             if again is not None:
                 return again[0], True
             result = await upstream()
@@ -405,8 +498,10 @@ class ResponseCache:
             self._stats.add(coalesced=1)
         return result
 
-    def _hit(self, key: str, load: Callable[[Any], T]) -> tuple[T] | None:
-        entry = self.lookup(key)
+    def _hit(
+        self, request: Mapping[str, Any], key: str, endpoint: str, load: Callable[[Any], T]
+    ) -> tuple[T] | None:
+        entry = self.find(request, key, endpoint)
         if entry is None or entry.get("response") is None:
             return None
         self.count_hit(entry)

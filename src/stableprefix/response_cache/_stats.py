@@ -21,6 +21,7 @@ class ResponseCacheStats:
 
     Attributes:
         hits: calls answered from the cache.
+        semantic_hits: the part of ``hits`` answered by a similar question.
         misses: calls that went upstream (as leader of their key).
         coalesced: calls that waited for an identical call in flight instead of
             making their own.
@@ -38,6 +39,7 @@ class ResponseCacheStats:
     """
 
     hits: int = 0
+    semantic_hits: int = 0
     misses: int = 0
     coalesced: int = 0
     stored: int = 0

@@ -143,7 +143,7 @@ def _sync_method(cache: ResponseCache, original: Any, m: _Method) -> Callable[..
             return original(**kwargs)
         if m.always_streams or kwargs.get("stream") is True:
             key = key or cache.key(kwargs, endpoint=m.endpoint)
-            entry = cache.lookup(key)
+            entry = cache.find(kwargs, key, m.endpoint)
             if entry is not None and entry.get("events"):
                 cache.count_hit(entry)
                 return ReplayStream(entry["events"], _loader(m.module, m.event or m.response))
@@ -169,7 +169,7 @@ def _async_method(cache: ResponseCache, original: Any, m: _Method) -> Callable[.
             return await original(**kwargs)
         if m.always_streams or kwargs.get("stream") is True:
             key = key or cache.key(kwargs, endpoint=m.endpoint)
-            entry = cache.lookup(key)
+            entry = cache.find(kwargs, key, m.endpoint)
             if entry is not None and entry.get("events"):
                 cache.count_hit(entry)
                 return AsyncReplayStream(entry["events"], _loader(m.module, m.event or m.response))

@@ -78,7 +78,7 @@ def test_a_missing_or_broken_recording_says_how_to_fix_it(tmp_path: Path) -> Non
         ResponseCache.recording(tmp_path / "none.jsonl", mode="replay")
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"key": "k"}\n')
-    with pytest.raises(ResponseCacheError, match="broken.jsonl:1"):
+    with pytest.raises(ResponseCacheError, match=r"broken\.jsonl:1"):
         ResponseCache.recording(broken, mode="replay")
     with pytest.raises(ValueError, match="mode"):
         ResponseCache.recording(broken, mode="rewind")

@@ -1,12 +1,21 @@
-"""One contract suite over every response-cache backend."""
+"""One contract suite over every response-cache backend (memory, SQLite, a real
+redis-server), SQLite shared by several processes, Redis server-side TTLs, and a backend
+that goes away failing open."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+import multiprocessing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from stableprefix import ResponseCache, StoreError
 from stableprefix.response_cache import MemoryBackend, ResponseBackend
+from stableprefix.response_cache._redis import RedisBackend
+from stableprefix.response_cache._sqlite import SQLiteBackend
 
 
 class Clock:
@@ -22,19 +31,17 @@ def clock() -> Clock:
     return Clock()
 
 
-BackendFactory = Callable[[Clock], ResponseBackend]
-
-
-def _memory(clock: Clock) -> ResponseBackend:
-    return MemoryBackend(clock=clock)
-
-
-FACTORIES: dict[str, BackendFactory] = {"memory": _memory}
-
-
-@pytest.fixture(params=sorted(FACTORIES))
-def backend(request: pytest.FixtureRequest, clock: Clock) -> Iterator[ResponseBackend]:
-    b = FACTORIES[request.param](clock)
+@pytest.fixture(params=["memory", "sqlite", "redis"])
+def backend(
+    request: pytest.FixtureRequest, clock: Clock, tmp_path: Path
+) -> Iterator[ResponseBackend]:
+    b: ResponseBackend
+    if request.param == "memory":
+        b = MemoryBackend(clock=clock)
+    elif request.param == "sqlite":
+        b = SQLiteBackend(tmp_path / "rc.db", clock=clock)
+    else:
+        b = RedisBackend(request.getfixturevalue("redis_url"))
     b.clear()
     yield b
     b.close()
@@ -62,12 +69,16 @@ def test_values_are_bytes_kept_exactly(backend: ResponseBackend) -> None:
 
 
 def test_ttl_expires(backend: ResponseBackend, clock: Clock) -> None:
-    backend.set("short", b"x", ttl=5, partition=None)
+    backend.set("short", b"x", ttl=5, partition="p")
     backend.set("forever", b"y", ttl=None, partition=None)
     assert backend.get("short") == b"x"
     clock.now += 6
-    if isinstance(backend, MemoryBackend):
+    if isinstance(backend, RedisBackend):  # the server keeps time: check what it was told
+        assert 0 < backend._client.pttl("stableprefix:rc:short") <= 5000
+        assert backend._client.pttl("stableprefix:rc:forever") == -1
+    else:
         assert backend.get("short") is None
+        assert backend.partition("p", 5) == []
     assert backend.get("forever") == b"y"
 
 
@@ -109,3 +120,66 @@ def test_memory_bounds_are_checked() -> None:
         MemoryBackend(max_entries=0)
     with pytest.raises(ValueError, match="max_bytes"):
         MemoryBackend(max_bytes=True)
+
+
+def _sqlite_worker(path: str, worker: int, n: int) -> None:
+    cache = ResponseCache(f"sqlite:///{path}", namespace="shared")
+    for i in range(n):
+        request = {"model": "m", "messages": [{"role": "user", "content": f"q{i}"}]}
+        if cache.get(request) is None:
+            cache.put(request, {"answer": i, "by": worker})
+    cache.close()
+
+
+def test_sqlite_is_shared_by_processes(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    ctx = multiprocessing.get_context("spawn")
+    workers = [ctx.Process(target=_sqlite_worker, args=(path, w, 40)) for w in range(4)]
+    for p in workers:
+        p.start()
+    for p in workers:
+        p.join(60)
+        assert p.exitcode == 0
+    cache = ResponseCache(f"sqlite:///{path}", namespace="shared")
+    for i in range(40):
+        got = cache.get({"model": "m", "messages": [{"role": "user", "content": f"q{i}"}]})
+        assert got is not None and got["answer"] == i
+    cache.close()
+
+
+def test_cache_over_urls(tmp_path: Path, redis_url: str) -> None:
+    for url in ("memory://", f"sqlite:///{tmp_path}/u.db?ttl=30", redis_url + "?prefix=t:"):
+        cache = ResponseCache(url, namespace="t")
+        cache.put({"model": "m"}, {"a": 1})
+        assert cache.get({"model": "m"}) == {"a": 1}
+        cache.close()
+    assert ResponseCache(f"sqlite:///{tmp_path}/u.db?ttl=30", namespace="t").ttl == 30
+    with pytest.raises(ValueError, match="unknown scheme"):
+        ResponseCache("postgres://db", namespace="t")
+
+
+def test_a_redis_server_that_goes_away_fails_open(redis_server: Any) -> None:
+    from redisserver import free_port
+
+    dead = f"redis://127.0.0.1:{free_port()}/0"
+    cache = ResponseCache(dead, namespace="t")
+    calls: list[int] = []
+    assert cache.call({"model": "m"}, lambda: calls.append(1) or {"a": 1}, endpoint="any",
+                      load=dict) == {"a": 1}
+    assert calls == [1] and cache.stats.backend_errors >= 2
+    closed = ResponseCache(dead, namespace="t", fail_open=False)
+    with pytest.raises(Exception) as info:
+        closed.get({"model": "m"})
+    assert isinstance(info.value.__cause__, StoreError)
+
+
+def test_sqlite_entries_survive_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/r.db"
+    first = ResponseCache(url, namespace="t")
+    first.put({"model": "m"}, {"a": 1})
+    first.close()
+    again = ResponseCache(url, namespace="t")
+    assert again.get({"model": "m"}) == {"a": 1}
+    raw = again.backend.get(again.key({"model": "m"}))
+    assert raw is not None and json.loads(raw)["response"] == {"a": 1}
+    again.close()

@@ -131,11 +131,12 @@ class ResponseCache:
         self._key_fn = key_fn
         if backend is not None and not isinstance(backend, ResponseBackend):
             raise TypeError(f"backend must be a ResponseBackend, got {type(backend).__name__}")
-        self.backend: ResponseBackend = (
-            backend
-            if backend is not None
-            else open_backend(url, max_entries=max_entries, max_bytes=max_bytes, clock=clock)
-        )
+        if backend is None:
+            backend, url_ttl = open_backend(
+                url, max_entries=max_entries, max_bytes=max_bytes, clock=clock
+            )
+            self.ttl = ttl if ttl is not None else url_ttl
+        self.backend: ResponseBackend = backend
         self._stats = StatsCounter()
         self._semantic = (
             None

@@ -47,9 +47,7 @@ def scrub(value: Any) -> Any:
     {'x-api-key': '[scrubbed]', 'text': 'key [scrubbed] here', 'n': 1}
     """
     if isinstance(value, dict):
-        return {
-            k: SCRUBBED if _SECRET_FIELD.search(str(k)) else scrub(v) for k, v in value.items()
-        }
+        return {k: SCRUBBED if _SECRET_FIELD.search(str(k)) else scrub(v) for k, v in value.items()}
     if isinstance(value, list):
         return [scrub(v) for v in value]
     if isinstance(value, str):

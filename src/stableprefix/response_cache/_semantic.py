@@ -139,8 +139,10 @@ class SemanticIndex:
     ) -> None:
         if not callable(embed):
             raise TypeError(f"embed must be callable, got {type(embed).__name__}")
-        if isinstance(similarity, bool) or not isinstance(similarity, (int, float)) or not (
-            0 < similarity <= 1
+        if (
+            isinstance(similarity, bool)
+            or not isinstance(similarity, (int, float))
+            or not (0 < similarity <= 1)
         ):
             raise ValueError(f"similarity must be in (0, 1], got {similarity!r}")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:

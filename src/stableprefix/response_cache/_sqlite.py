@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import itertools
 import os
+import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from .._backends import SQLiteConnector, store_errors
 
@@ -56,6 +58,11 @@ class SQLiteBackend:
         self._clock = clock
         self._writes = itertools.count(1)
 
+    @contextmanager
+    def _write(self, operation: str, key: str | None) -> Iterator[sqlite3.Connection]:
+        with store_errors(operation, key, where=self._where), self._db.transaction() as conn:
+            yield conn
+
     def get(self, key: str) -> bytes | None:
         """The value under ``key`` unless absent or expired."""
         with store_errors("response-cache get", key, where=self._where):
@@ -72,7 +79,7 @@ class SQLiteBackend:
         """Store ``value`` under ``key``."""
         now = self._clock()
         expires = None if ttl is None else now + ttl
-        with store_errors("response-cache set", key, where=self._where), self._db.transaction() as conn:
+        with self._write("response-cache set", key) as conn:
             conn.execute(
                 "INSERT OR REPLACE INTO response_cache (key, value, expires, part) "
                 "VALUES (?, ?, ?, ?)",
@@ -83,7 +90,7 @@ class SQLiteBackend:
 
     def delete(self, key: str) -> None:
         """Forget ``key``."""
-        with store_errors("response-cache delete", key, where=self._where), self._db.transaction() as conn:
+        with self._write("response-cache delete", key) as conn:
             conn.execute("DELETE FROM response_cache WHERE key = ?", (key,))
 
     def partition(self, name: str, limit: int) -> list[str]:
@@ -102,7 +109,7 @@ class SQLiteBackend:
 
     def clear(self) -> None:
         """Forget every entry."""
-        with store_errors("response-cache clear", where=self._where), self._db.transaction() as conn:
+        with self._write("response-cache clear", None) as conn:
             conn.execute("DELETE FROM response_cache")
 
     def close(self) -> None:

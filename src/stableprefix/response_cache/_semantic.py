@@ -54,8 +54,9 @@ def split_request(document: dict[str, Any]) -> tuple[dict[str, Any], str] | None
     >>> rest, q = split_request({"model": "m", "messages": [
     ...     {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"},
     ...     {"role": "user", "content": "Capital of France?"}]})
-    >>> q, rest["messages"][2]["content"] != "Capital of France?"
-    ('Capital of France?', True)
+    >>> q, "content" in rest["messages"][2], rest["messages"][:2] == [
+    ...     {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello"}]
+    ('Capital of France?', False, True)
     """
     for field in _FIELDS:
         value = document.get(field)

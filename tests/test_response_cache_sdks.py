@@ -229,3 +229,12 @@ def test_other_methods_and_clients_pass_through(fake_server: FakeServer) -> None
     assert wrapped.api_key == "sk-test"
     with pytest.raises(TypeError, match="openai, anthropic or google-genai"):
         cache.wrap(object())
+
+
+def test_readme_shows_wrapping_and_replay() -> None:
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    for needle in ("cache.wrap(openai.OpenAI())", "cache.turn_key(chat, settings)",
+                   'ResponseCache.recording(path, mode="replay")'):
+        assert needle in text  # test_readme.py runs every README block

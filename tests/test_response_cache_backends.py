@@ -122,23 +122,16 @@ def test_memory_bounds_are_checked() -> None:
         MemoryBackend(max_bytes=True)
 
 
-def _sqlite_worker(path: str, worker: int, n: int) -> None:
-    cache = ResponseCache(f"sqlite:///{path}", namespace="shared")
-    for i in range(n):
-        request = {"model": "m", "messages": [{"role": "user", "content": f"q{i}"}]}
-        if cache.get(request) is None:
-            cache.put(request, {"answer": i, "by": worker})
-    cache.close()
-
-
 def test_sqlite_is_shared_by_processes(tmp_path: Path) -> None:
+    from rcachehelpers import sqlite_worker
+
     path = str(tmp_path / "shared.db")
     ctx = multiprocessing.get_context("spawn")
-    workers = [ctx.Process(target=_sqlite_worker, args=(path, w, 40)) for w in range(4)]
+    workers = [ctx.Process(target=sqlite_worker, args=(path, w, 40)) for w in range(4)]
     for p in workers:
         p.start()
     for p in workers:
-        p.join(60)
+        p.join(180)
         assert p.exitcode == 0
     cache = ResponseCache(f"sqlite:///{path}", namespace="shared")
     for i in range(40):

@@ -26,8 +26,8 @@ REQ: dict[str, Any] = {
 }
 
 
-def wait_until(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + 20
+def wait_until(condition: Callable[[], bool], seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError("condition not reached")
@@ -141,3 +141,23 @@ def test_cancelling_waiters_or_the_leader_does_not_cancel_the_others(
     assert len(fake_server.requests) == 1
     assert cache.stats.stored == 1  # the call finished and was stored all the same
     assert cache.get(REQ, endpoint="openai.chat") is not None
+
+
+def test_processes_coalesce_through_a_redis_lease(redis_url: str, tmp_path: Any) -> None:
+    import multiprocessing
+
+    from rcachehelpers import lease_worker
+
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=lease_worker, args=(redis_url, str(tmp_path), i))
+             for i in range(4)]
+    for p in procs:
+        p.start()
+    wait_until(lambda: len(list(tmp_path.glob("started-*"))) == 4
+               and len(list(tmp_path.glob("upstream-*"))) == 1, seconds=180)
+    (tmp_path / "gate").touch()
+    for p in procs:
+        p.join(120)
+        assert p.exitcode == 0
+    assert len(list(tmp_path.glob("upstream-*"))) == 1  # one call for four processes
+    assert sorted(f.read_text() for f in tmp_path.glob("result-*")) == ["4"] * 4

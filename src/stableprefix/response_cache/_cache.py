@@ -21,16 +21,14 @@ from typing import Any, TypeVar
 
 from .._errors import ReplayMissError, ResponseCacheError, StablePrefixError
 from .._manager import PromptManager
-from .._usage import CacheUsage
-from .._usage_parse import UsageError, parse_usage
-from ..pricing import UnknownModelError, estimate_cost, get_prices
 from ._backend import ResponseBackend
+from ._calls import run_acall, run_call
 from ._flight import AsyncFlights, Flights
 from ._key import KeyExplanation, hash_document, request_key, turn_key
 from ._open import open_backend
 from ._policy import ENDPOINTS, is_sampled, verdict
 from ._semantic import SemanticIndex
-from ._stats import ResponseCacheStats, StatsCounter
+from ._stats import ResponseCacheStats, StatsCounter, savings, usage_summary
 
 __all__ = ["ResponseCache"]
 
@@ -78,6 +76,10 @@ class ResponseCache:
         semantic_limit: how many of a partition's newest entries a semantic
             lookup compares (brute force over a bounded set).
 
+        lease: with a Redis backend, also coalesce identical calls across
+            processes: the first process to ask holds a lease on the key for
+            at most this many seconds and the others wait for its answer.
+
     Raises:
         TypeError: ``namespace`` is not a non-empty string, or ``key_fn`` is
             not callable.
@@ -111,6 +113,7 @@ class ResponseCache:
         embed: Callable[[str], Sequence[float]] | None = None,
         similarity: float = 0.9,
         semantic_limit: int = 256,
+        lease: float | None = None,
     ) -> None:
         if not isinstance(namespace, str) or not namespace:
             raise TypeError(f"namespace must be a non-empty str, got {namespace!r}")
@@ -122,6 +125,11 @@ class ResponseCache:
             isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or ttl <= 0
         ):
             raise ValueError(f"ttl must be a positive number of seconds or None, got {ttl!r}")
+        if lease is not None and (
+            isinstance(lease, bool) or not isinstance(lease, (int, float)) or lease <= 0
+        ):
+            raise ValueError(f"lease must be a positive number of seconds or None, got {lease!r}")
+        self.lease = lease
         self.namespace = namespace
         self.ttl = ttl
         self.sampled = sampled
@@ -309,7 +317,7 @@ class ResponseCache:
         except ValueError:
             return None  # an unreadable entry is a miss; the next store overwrites it
         except Exception as exc:
-            self._backend_failed(exc)
+            self.backend_failed(exc)
             return None
 
     def find(self, request: Mapping[str, Any], key: str, endpoint: str) -> dict[str, Any] | None:
@@ -322,7 +330,7 @@ class ResponseCache:
         except (TypeError, ReplayMissError):
             raise
         except Exception as exc:
-            self._backend_failed(exc)
+            self.backend_failed(exc)
             return None
         if found is not None:
             self._stats.add(semantic_hits=1)
@@ -355,7 +363,7 @@ class ResponseCache:
             "v": _ENTRY_VERSION,
             "endpoint": endpoint,
             "model": request.get("model") if isinstance(request.get("model"), str) else None,
-            "usage": _usage_of(endpoint, body),
+            "usage": usage_summary(ENDPOINTS.get(endpoint), body),
             "response": body,
             "events": events,
             "stored_at": time.time(),
@@ -367,7 +375,7 @@ class ResponseCache:
             except TypeError:
                 raise
             except Exception as exc:
-                self._backend_failed(exc)
+                self.backend_failed(exc)
                 found = None
             if found is not None:
                 partition, entry["vector"] = found
@@ -377,41 +385,21 @@ class ResponseCache:
             data = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode()
             self.backend.set(key, data, ttl=self.ttl, partition=partition)
         except Exception as exc:
-            self._backend_failed(exc)
+            self.backend_failed(exc)
             return False
         self._stats.add(stored=1)
         return True
 
     def count_hit(self, entry: Mapping[str, Any]) -> None:
-        """Count a hit and what it saved."""
-        usage = entry.get("usage")
-        model = entry.get("model")
-        if not isinstance(usage, dict) or not isinstance(model, str):
-            self._stats.add(hits=1, unpriced_hits=1)
-            return
-        tokens = CacheUsage(**usage)
-        try:
-            dollars = estimate_cost(tokens, get_prices(model))
-        except UnknownModelError:
-            self._stats.add(
-                hits=1,
-                unpriced_hits=1,
-                input_tokens_saved=tokens.input_tokens,
-                output_tokens_saved=tokens.output_tokens,
-            )
-            return
-        self._stats.add(
-            hits=1,
-            dollars_saved=dollars,
-            input_tokens_saved=tokens.input_tokens,
-            output_tokens_saved=tokens.output_tokens,
-        )
+        """Count a hit and what it saved (the stored call's usage, priced by the registry)."""
+        self._stats.add(hits=1, **savings(entry))
 
     def count(self, **deltas: float) -> None:
         """Add to the counters (used by the wrappers and the stream recorder)."""
         self._stats.add(**deltas)
 
-    def _backend_failed(self, exc: Exception) -> None:
+    def backend_failed(self, exc: Exception) -> None:
+        """Count a backend failure; raise ``ResponseCacheError`` when failing closed."""
         if isinstance(exc, ReplayMissError):
             raise exc  # strict replay fails loudly, never open
         self._stats.add(backend_errors=1)
@@ -449,23 +437,7 @@ class ResponseCache:
             self._stats.add(misses=1, not_stored=1)
             return upstream()
         key = key or self.key(request, endpoint=endpoint)
-        hit = self._hit(request, key, endpoint, load)
-        if hit is not None:
-            return hit[0]
-
-        def lead() -> tuple[T, bool]:
-            again = self._hit(request, key, endpoint, load)  # stored by a flight that just ended
-            if again is not None:
-                return again[0], True
-            result = upstream()
-            self._stats.add(misses=1)
-            self.store(key, request, endpoint, response=to_json(result))
-            return result, False
-
-        (result, _), coalesced = self._flights.run(key, lead)
-        if coalesced:
-            self._stats.add(coalesced=1)
-        return result
+        return run_call(self, request, upstream, endpoint=endpoint, load=load, key=key)
 
     async def acall(
         self,
@@ -481,32 +453,7 @@ class ResponseCache:
             self._stats.add(misses=1, not_stored=1)
             return await upstream()
         key = key or self.key(request, endpoint=endpoint)
-        hit = self._hit(request, key, endpoint, load)
-        if hit is not None:
-            return hit[0]
-
-        async def lead() -> tuple[T, bool]:
-            again = self._hit(request, key, endpoint, load)
-            if again is not None:
-                return again[0], True
-            result = await upstream()
-            self._stats.add(misses=1)
-            self.store(key, request, endpoint, response=to_json(result))
-            return result, False
-
-        (result, _), coalesced = await self._aflights.run(key, lead)
-        if coalesced:
-            self._stats.add(coalesced=1)
-        return result
-
-    def _hit(
-        self, request: Mapping[str, Any], key: str, endpoint: str, load: Callable[[Any], T]
-    ) -> tuple[T] | None:
-        entry = self.find(request, key, endpoint)
-        if entry is None or entry.get("response") is None:
-            return None
-        self.count_hit(entry)
-        return (load(entry["response"]),)
+        return await run_acall(self, request, upstream, endpoint=endpoint, load=load, key=key)
 
     # ---------------------------------------------------------------- misc
 
@@ -563,20 +510,3 @@ class ResponseCache:
 def _check_endpoint(endpoint: str) -> None:
     if endpoint not in ENDPOINTS:
         raise ValueError(f"endpoint must be one of {sorted(ENDPOINTS)}, got {endpoint!r}")
-
-
-def _usage_of(endpoint: str, body: Any) -> dict[str, int] | None:
-    provider = ENDPOINTS.get(endpoint)
-    if provider is None or body is None:
-        return None
-    try:
-        usage = parse_usage(body, provider)
-    except (UsageError, TypeError, ValueError):
-        return None
-    return {
-        "cache_read_tokens": usage.cache_read_tokens,
-        "cache_write_tokens": usage.cache_write_tokens,
-        "cache_write_1h_tokens": usage.cache_write_1h_tokens,
-        "uncached_input_tokens": usage.uncached_input_tokens,
-        "output_tokens": usage.output_tokens,
-    }

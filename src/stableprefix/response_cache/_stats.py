@@ -10,9 +10,15 @@ on calls that were made.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
-__all__ = ["ResponseCacheStats", "StatsCounter"]
+from .._usage import CacheUsage
+from .._usage_parse import UsageError, parse_usage
+from ..pricing import UnknownModelError, estimate_cost, get_prices
+
+__all__ = ["ResponseCacheStats", "StatsCounter", "savings", "usage_summary"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -84,3 +90,40 @@ class StatsCounter:
 
 
 FIELDS = tuple(f.name for f in fields(ResponseCacheStats))
+
+
+def usage_summary(provider: str | None, body: Any) -> dict[str, int] | None:
+    """The ``CacheUsage`` fields of a response read by ``parse_usage`` (``None``: unreadable).
+
+    >>> usage_summary("openai", {"usage": {"prompt_tokens": 10, "completion_tokens": 2}})
+    {'cache_read_tokens': 0, 'cache_write_tokens': 0, 'cache_write_1h_tokens': 0, \
+'uncached_input_tokens': 10, 'output_tokens': 2}
+    """
+    if provider is None or body is None:
+        return None
+    try:
+        usage = parse_usage(body, provider)
+    except (UsageError, TypeError, ValueError):
+        return None
+    return {f.name: getattr(usage, f.name) for f in fields(CacheUsage)}
+
+
+def savings(entry: Mapping[str, Any]) -> dict[str, float]:
+    """The counters a hit on ``entry`` adds: tokens and dollars of the call it replaced.
+
+    >>> savings({"model": "nobody-knows", "usage": None})
+    {'unpriced_hits': 1}
+    """
+    usage, model = entry.get("usage"), entry.get("model")
+    if not isinstance(usage, dict) or not isinstance(model, str):
+        return {"unpriced_hits": 1}
+    tokens = CacheUsage(**usage)
+    out: dict[str, float] = {
+        "input_tokens_saved": tokens.input_tokens,
+        "output_tokens_saved": tokens.output_tokens,
+    }
+    try:
+        out["dollars_saved"] = estimate_cost(tokens, get_prices(model))
+    except UnknownModelError:
+        out["unpriced_hits"] = 1
+    return out

@@ -116,6 +116,26 @@ def _manager(n: int) -> PromptManager:
     return pm
 
 
+def _latency_row(n: int, repeat: int) -> str:
+    pm = _manager(n)
+    cache = ResponseCache(namespace="bench")
+    request = {**SETTINGS, **pm.build_request()}
+    reply = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
+    cache.put(request, reply)
+    cache.put(request, reply, key=cache.turn_key(pm, SETTINGS))
+    full_get = _median_seconds(lambda: cache.get(request), repeat)
+    fp_get = _median_seconds(lambda: cache.get(request, key=cache.turn_key(pm, SETTINGS)), repeat)
+    full_put = _median_seconds(lambda: cache.put(request, reply), repeat)
+    fp_put = _median_seconds(
+        lambda: cache.put(request, reply, key=cache.turn_key(pm, SETTINGS)), repeat
+    )
+    return (
+        f"| {n:,} | {full_get * 1e6:,.0f} us | {fp_get * 1e6:,.1f} us | "
+        f"{full_get / fp_get:,.0f}x | {full_put * 1e6:,.0f} us | "
+        f"{fp_put * 1e6:,.1f} us | {full_put / fp_put:,.0f}x |"
+    )
+
+
 def latency_table() -> list[str]:
     rows = [
         "| messages | lookup, whole request | lookup, fingerprint | ratio | "
@@ -123,25 +143,7 @@ def latency_table() -> list[str]:
         "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for n, repeat in ((10, 2000), (1_000, 100), (10_000, 15)):
-        pm = _manager(n)
-        cache = ResponseCache(namespace="bench")
-        request = {**SETTINGS, **pm.build_request()}
-        reply = {"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}]}
-        cache.put(request, reply)
-        cache.put(request, reply, key=cache.turn_key(pm, SETTINGS))
-        full_get = _median_seconds(lambda: cache.get(request), repeat)
-        fp_get = _median_seconds(
-            lambda: cache.get(request, key=cache.turn_key(pm, SETTINGS)), repeat
-        )
-        full_put = _median_seconds(lambda: cache.put(request, reply), repeat)
-        fp_put = _median_seconds(
-            lambda: cache.put(request, reply, key=cache.turn_key(pm, SETTINGS)), repeat
-        )
-        rows.append(
-            f"| {n:,} | {full_get * 1e6:,.0f} us | {fp_get * 1e6:,.1f} us | "
-            f"{full_get / fp_get:,.0f}x | {full_put * 1e6:,.0f} us | "
-            f"{fp_put * 1e6:,.1f} us | {full_put / fp_put:,.0f}x |"
-        )
+        rows.append(_latency_row(n, repeat))
     return rows
 
 
@@ -161,7 +163,7 @@ def workload() -> tuple[list[Probe], list[Probe]]:
             for t in range(len(QUESTIONS)):
                 turns = [(q, answer(topic, i)) for i, (q, _) in enumerate(QUESTIONS[:t])]
                 opener = f"Let's talk about {topic}."
-                asked = [(opener, "Sure.")] + turns
+                asked = [(opener, "Sure."), *turns]
                 if c == CHATS_PER_USER:
                     probes.append(("new chat", user, topic, [*asked, (QUESTIONS[t][0], "")], False))
                     continue

@@ -176,3 +176,18 @@ def test_sqlite_entries_survive_a_restart(tmp_path: Path) -> None:
     raw = again.backend.get(again.key({"model": "m"}))
     assert raw is not None and json.loads(raw)["response"] == {"a": 1}
     again.close()
+
+
+def test_a_redis_server_that_never_answers_fails_open() -> None:
+    import socket
+
+    with socket.socket() as silent:  # accepts connections, never replies
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        cache = ResponseCache(f"redis://127.0.0.1:{port}/0?timeout=0.2", namespace="t")
+        calls: list[int] = []
+        result = cache.call({"model": "m"}, lambda: calls.append(1) or {"a": 1},
+                            endpoint="any", load=dict)
+        assert result == {"a": 1} and calls == [1]
+        assert cache.stats.backend_errors >= 2 and cache.stats.stored == 0

@@ -19,7 +19,9 @@ True
 from ._backend import MemoryBackend, ResponseBackend
 from ._cache import ResponseCache
 from ._key import EXCLUDED_ANYWHERE, EXCLUDED_FIELDS, KeyExplanation, canonical_request
+from ._redis import RedisBackend
 from ._replay import ReplayBackend, scrub
+from ._sqlite import SQLiteBackend
 from ._stats import ResponseCacheStats
 
 __all__ = [
@@ -27,10 +29,12 @@ __all__ = [
     "EXCLUDED_FIELDS",
     "KeyExplanation",
     "MemoryBackend",
+    "RedisBackend",
     "ReplayBackend",
     "ResponseBackend",
     "ResponseCache",
     "ResponseCacheStats",
+    "SQLiteBackend",
     "canonical_request",
     "scrub",
 ]

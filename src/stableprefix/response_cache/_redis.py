@@ -31,6 +31,12 @@ class RedisBackend:
         prefix: prepended to every Redis key (share a database safely).
         timeout: socket timeout in seconds.
         client: a ready ``redis.Redis`` (overrides ``url``).
+
+    Raises:
+        ImportError: the redis package is not installed (names the extra).
+
+    >>> backend = RedisBackend("redis://127.0.0.1:6379/0", prefix="app:")  # connects when used
+    >>> backend.close()
     """
 
     def __init__(

@@ -366,6 +366,7 @@ _EVENTS: dict[str, Callable[[Json], list[tuple[str | None, Json]]]] = {
     ANTHROPIC: _anthropic_events,
     GEMINI: _gemini_events,
 }
+_STATUS = "__http_status__"
 _USAGE_KEY = {CHAT: "usage", RESPONSES: "usage", ANTHROPIC: "usage", GEMINI: "usageMetadata"}
 
 
@@ -434,21 +435,21 @@ class FakeServer:
         """The JSON bodies received so far (of one kind, if given)."""
         return [r.body for r in self.requests if kind is None or r.kind == kind]
 
-    def _answer(self, kind: str, path: str, body: Json) -> tuple[int, Json]:
+    def _answer(self, kind: str, path: str, body: Json) -> Json:
+        """The JSON reply; an error queued by ``reply_error`` carries its HTTP status
+        under ``_STATUS`` (taken out before sending)."""
         with self._lock:
             n = len(self.requests)
             reply = self._replies.popleft() if self._replies else _Reply(text="ok")
         if reply.status != 200:
-            return reply.status, {
-                "error": {"message": reply.text, "type": "server_error"},
-                "type": "error",
-            }
+            return {"error": {"message": reply.text, "type": "server_error"}, "type": "error",
+                    _STATUS: reply.status}
         usage = self.usage(kind, body) if callable(self.usage) else self.usage
         model = str(body.get("model") or path.rsplit("/", 1)[-1].split(":", 1)[0])
         out = _SHAPES[kind](reply, usage, model, n)
         if kind in self.raw_usage:
             out[_USAGE_KEY[kind]] = self.raw_usage[kind]
-        return 200, out
+        return out
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -465,7 +466,8 @@ class FakeServer:
                 with server._lock:
                     server.arrived += 1
                 server.hold.wait()
-                status, answer = server._answer(kind, self.path, body)
+                answer = server._answer(kind, self.path, body)
+                status = int(answer.pop(_STATUS, 200))
                 with server._lock:
                     server.requests.append(Recorded(kind, self.path, body, raw, headers))
                 if status == 200 and (body.get("stream") is True or "stream" in self.path):

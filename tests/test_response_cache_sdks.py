@@ -160,9 +160,8 @@ def test_truncated_answers_are_not_stored(fake_server: FakeServer) -> None:
     fake_server.raw_usage = {}
     original = fake_server._answer
 
-    def truncated(kind: str, path: str, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        status, out = original(kind, path, body)
-        return status, out | {"stop_reason": "max_tokens"}
+    def truncated(kind: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        return original(kind, path, body) | {"stop_reason": "max_tokens"}
 
     fake_server._answer = truncated  # type: ignore[method-assign]
     for _ in range(2):

@@ -82,8 +82,14 @@ def run_call(
         while True:
             again = hit(cache, request, key, endpoint, load)  # a flight that just ended
             if again is not None:
-                return again[0], True
+                return again[0], False  # counted as a hit
             token, contended = _lease(cache, key)
+            if token is not None:
+                again = hit(cache, request, key, endpoint, load)  # stored just before we won
+                if again is not None:
+                    _release(cache, key, token)
+                    return again[0], False  # counted as a hit
+                break
             if not contended or time.monotonic() > deadline:
                 break
             time.sleep(_POLL)  # another process is asking: wait for its answer
@@ -95,8 +101,8 @@ def run_call(
             _release(cache, key, token)  # after storing: a waiter must find the answer
         return result, False
 
-    (result, waited), coalesced = cache._flights.run(key, lead)
-    if coalesced or waited:
+    (result, _), coalesced = cache._flights.run(key, lead)
+    if coalesced:
         cache.count(coalesced=1)
     return result
 
@@ -120,8 +126,14 @@ async def run_acall(
         while True:
             again = hit(cache, request, key, endpoint, load)
             if again is not None:
-                return again[0], True
+                return again[0], False  # counted as a hit
             token, contended = _lease(cache, key)
+            if token is not None:
+                again = hit(cache, request, key, endpoint, load)  # stored just before we won
+                if again is not None:
+                    _release(cache, key, token)
+                    return again[0], False  # counted as a hit
+                break
             if not contended or time.monotonic() > deadline:
                 break
             await asyncio.sleep(_POLL)
@@ -133,8 +145,8 @@ async def run_acall(
             _release(cache, key, token)  # after storing: a waiter must find the answer
         return result, False
 
-    (result, waited), coalesced = await cache._aflights.run(key, lead)
-    if coalesced or waited:
+    (result, _), coalesced = await cache._aflights.run(key, lead)
+    if coalesced:
         cache.count(coalesced=1)
     return result
 

@@ -29,8 +29,9 @@ class ResponseCacheStats:
         hits: calls answered from the cache.
         semantic_hits: the part of ``hits`` answered by a similar question.
         misses: calls that went upstream (as leader of their key).
-        coalesced: calls that waited for an identical call in flight instead of
-            making their own.
+        coalesced: calls that waited for an identical call in flight in this
+            process instead of making their own (a process that waited for
+            another one's answer through a lease counts a hit).
         stored: answers written to the backend.
         not_stored: answers left out by policy (errors, truncated, refused,
             sampled, incomplete streams).

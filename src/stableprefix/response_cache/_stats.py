@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+from .._errors import StablePrefixError
+from .._registry import get_provider
 from .._usage import CacheUsage
-from .._usage_parse import UsageError, parse_usage
 from ..pricing import UnknownModelError, estimate_cost, get_prices
 
 __all__ = ["ResponseCacheStats", "StatsCounter", "savings", "usage_summary"]
@@ -103,8 +104,8 @@ def usage_summary(provider: str | None, body: Any) -> dict[str, int] | None:
     if provider is None or body is None:
         return None
     try:
-        usage = parse_usage(body, provider)
-    except (UsageError, TypeError, ValueError):
+        usage = get_provider(provider).parse_usage(body)
+    except (StablePrefixError, TypeError, ValueError):
         return None
     return {f.name: getattr(usage, f.name) for f in fields(CacheUsage)}
 

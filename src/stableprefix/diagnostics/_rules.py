@@ -28,7 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from .._errors import DiagnosticsError, UnknownModelError
+from .._errors import DiagnosticsError, UnknownModelError, UnknownProviderError
 from ..adapters._base import ProviderAdapter
 from ..models import ModelInfo, get_model
 from ..pricing import ModelPrices
@@ -170,8 +170,9 @@ def resolve_adapter(adapter: object) -> ProviderAdapter:
     """An adapter instance from an instance or a provider name.
 
     Args:
-        adapter: a ``ProviderAdapter`` or one of ``"anthropic"``, ``"openai"``,
-            ``"openai_responses"``, ``"gemini"``.
+        adapter: a ``ProviderAdapter`` or the name of a registered provider
+            (``"anthropic"``, ``"openai"``, ``"openai_responses"``, ``"gemini"``
+            and any added with ``register_provider``).
 
     Returns:
         The adapter.
@@ -189,23 +190,13 @@ def resolve_adapter(adapter: object) -> ProviderAdapter:
         raise TypeError(
             f"adapter must be a ProviderAdapter or a provider name, got {type(adapter).__name__}"
         )
-    from ..adapters import (
-        AnthropicAdapter,
-        GeminiAdapter,
-        OpenAIAdapter,
-        OpenAIResponsesAdapter,
-    )
+    from ..adapters import get_provider, providers
 
-    known: dict[str, type[ProviderAdapter]] = {
-        "anthropic": AnthropicAdapter,
-        "openai": OpenAIAdapter,
-        "openai_responses": OpenAIResponsesAdapter,
-        "gemini": GeminiAdapter,
-    }
-    cls = known.get(adapter)
-    if cls is None:
+    try:
+        cls = get_provider(adapter).adapter
+    except UnknownProviderError as exc:
+        names = ", ".join(sorted(p.name for p in providers()))
         raise DiagnosticsError(
-            f"unknown provider {adapter!r}; use one of {', '.join(sorted(known))}",
-            path="adapter",
-        )
+            f"unknown provider {adapter!r}; use one of {names}", path="adapter"
+        ) from exc
     return cls()

@@ -24,11 +24,10 @@ from ._base import (
     RequestParts,
     TextCounter,
     check_token_counter,
-    vars_of,
 )
 from ._engines import LOCAL_ENGINES, add_engine_fields, check_engine
 from ._openai_cache import (
-    CacheOptions,
+    OpenAICacheMethods,
     add_cache_fields,
     breakpoint_ttl,
     breakpoint_wishes,
@@ -83,7 +82,7 @@ def _with_breakpoint(message: Message) -> Message:
     return {**message, "content": parts}
 
 
-class OpenAIAdapter(ProviderAdapter):
+class OpenAIAdapter(OpenAICacheMethods, ProviderAdapter):
     """Adapter for the OpenAI Chat Completions format.
 
     Args:
@@ -191,53 +190,6 @@ class OpenAIAdapter(ProviderAdapter):
         self.model = model
         self.prompt_cache_mode = prompt_cache_mode
         self.prompt_cache_ttl = prompt_cache_ttl
-
-    def with_model(self, model: str | None) -> OpenAIAdapter:
-        """A copy of this adapter for another model (its cache rules follow the model).
-
-        ``build_request(..., model=...)`` uses it to set the model per request.
-
-        Raises:
-            ValueError: an option of this adapter does not fit ``model``.
-
-        >>> OpenAIAdapter(model="gpt-5.5").with_model("gpt-5.6-sol").cache_options.breakpoints
-        True
-        """
-        if model == self.model:
-            return self
-        return type(self)(**{**vars_of(self), "model": model})
-
-    def for_warmup(self) -> OpenAIAdapter:
-        """The adapter a warm-up request is built with.
-
-        On models with breakpoints it asks for explicit mode, so that only
-        the shared prefix is written, not the warm-up's own instruction.
-
-        >>> OpenAIAdapter(model="gpt-5.6-sol").for_warmup().prompt_cache_mode
-        'explicit'
-        """
-        if not self._cache.breakpoints or self.prompt_cache_mode == "explicit":
-            return self
-        return type(self)(**{**vars_of(self), "prompt_cache_mode": "explicit"})
-
-    @property
-    def cache_options(self) -> CacheOptions:
-        """The prompt-cache rules and fields this adapter sends.
-
-        >>> OpenAIAdapter(model="gpt-5.6-terra").cache_options.breakpoints
-        True
-        """
-        return self._cache
-
-    def cache_key(self, conversation_key: str | None) -> str | None:
-        """The ``prompt_cache_key`` to send for a conversation (``None``: none).
-
-        >>> OpenAIAdapter().cache_key("chat-42") is None
-        True
-        >>> OpenAIAdapter(cache_key_buckets=4).cache_key("chat-42")
-        'sp-...-of-4'
-        """
-        return derive_cache_key(self.prompt_cache_key, self.cache_key_buckets, conversation_key)
 
     @property
     def caches_generated_tokens(self) -> bool:  # type: ignore[override]

@@ -32,14 +32,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from .._json import sha256_hex
-from ._base import Message, RequestParts
+from ._base import Message, RequestParts, vars_of
 
 __all__ = [
     "BREAKPOINT_MIN_TOKENS",
     "CacheOptions",
+    "OpenAICacheMethods",
     "Slot",
     "add_cache_fields",
     "breakpoint_ttl",
@@ -393,3 +394,77 @@ def request_mode(request: Mapping[str, Any]) -> str | None:
     options = request.get("prompt_cache_options")
     mode = options.get("mode") if isinstance(options, Mapping) else None
     return mode if mode in ("implicit", "explicit") else None
+
+
+_A = TypeVar("_A", bound="OpenAICacheMethods")
+
+
+class OpenAICacheMethods:
+    """The cache methods both OpenAI adapters share (Chat Completions and Responses).
+
+    A mixin: the adapter sets ``_cache`` (from ``check_cache_options``) and the
+    option attributes named below in its ``__init__``; copies are made by
+    calling the adapter's own class with its options changed.
+
+    >>> from stableprefix import OpenAIResponsesAdapter
+    >>> OpenAIResponsesAdapter(prompt_cache_key="fixed").cache_key("chat-42")
+    'fixed'
+    """
+
+    __slots__ = ()
+    _cache: CacheOptions
+    model: str | None
+    prompt_cache_key: str | None
+    cache_key_buckets: int | None
+    prompt_cache_mode: str | None
+
+    def with_model(self: _A, model: str | None) -> _A:
+        """A copy of this adapter for another model (its cache rules follow the model).
+
+        ``build_request(..., model=...)`` uses it to set the model per request.
+
+        Raises:
+            ValueError: an option of this adapter does not fit ``model``.
+
+        >>> from stableprefix import OpenAIAdapter
+        >>> OpenAIAdapter(model="gpt-5.5").with_model("gpt-5.6-sol").cache_options.breakpoints
+        True
+        """
+        if model == self.model:
+            return self
+        return type(self)(**{**vars_of(self), "model": model})
+
+    def for_warmup(self: _A) -> _A:
+        """The adapter a warm-up request is built with.
+
+        On models with breakpoints it asks for explicit mode, so that only
+        the shared prefix is written, not the warm-up's own instruction.
+
+        >>> from stableprefix import OpenAIAdapter
+        >>> OpenAIAdapter(model="gpt-5.6-sol").for_warmup().prompt_cache_mode
+        'explicit'
+        """
+        if not self._cache.breakpoints or self.prompt_cache_mode == "explicit":
+            return self
+        return type(self)(**{**vars_of(self), "prompt_cache_mode": "explicit"})
+
+    @property
+    def cache_options(self) -> CacheOptions:
+        """The prompt-cache rules and fields this adapter sends.
+
+        >>> from stableprefix import OpenAIAdapter
+        >>> OpenAIAdapter(model="gpt-5.6-terra").cache_options.breakpoints
+        True
+        """
+        return self._cache
+
+    def cache_key(self, conversation_key: str | None) -> str | None:
+        """The ``prompt_cache_key`` to send for a conversation (``None``: none).
+
+        >>> from stableprefix import OpenAIAdapter
+        >>> OpenAIAdapter().cache_key("chat-42") is None
+        True
+        >>> OpenAIAdapter(cache_key_buckets=4).cache_key("chat-42")
+        'sp-...-of-4'
+        """
+        return derive_cache_key(self.prompt_cache_key, self.cache_key_buckets, conversation_key)

@@ -40,16 +40,14 @@ from ._base import (
     RequestParts,
     TextCounter,
     check_token_counter,
-    vars_of,
 )
 from ._openai_cache import (
-    CacheOptions,
+    OpenAICacheMethods,
     add_cache_fields,
     breakpoint_ttl,
     breakpoint_wishes,
     check_breakpoint,
     check_cache_options,
-    derive_cache_key,
     message_breakpoint,
     plan_breakpoints,
     request_mode,
@@ -119,7 +117,7 @@ def _kind(item: Message) -> str:
     return kind if isinstance(kind, str) else ""
 
 
-class OpenAIResponsesAdapter(ProviderAdapter):
+class OpenAIResponsesAdapter(OpenAICacheMethods, ProviderAdapter):
     """Adapter for the OpenAI Responses API (``client.responses.create``).
 
     Args:
@@ -213,52 +211,6 @@ class OpenAIResponsesAdapter(ProviderAdapter):
         self.model = model
         self.prompt_cache_mode = prompt_cache_mode
         self.prompt_cache_ttl = prompt_cache_ttl
-
-    def with_model(self, model: str | None) -> OpenAIResponsesAdapter:
-        """A copy of this adapter for another model (its cache rules follow the model).
-
-        ``build_request(..., model=...)`` uses it to set the model per request.
-
-        Raises:
-            ValueError: an option of this adapter does not fit ``model``.
-
-        >>> newer = OpenAIResponsesAdapter(model="gpt-5.5").with_model("gpt-5.6-sol")
-        >>> newer.cache_options.breakpoints
-        True
-        """
-        if model == self.model:
-            return self
-        return type(self)(**{**vars_of(self), "model": model})
-
-    def for_warmup(self) -> OpenAIResponsesAdapter:
-        """The adapter a warm-up request is built with.
-
-        On models with breakpoints it asks for explicit mode, so that only
-        the shared prefix is written, not the warm-up's own instruction.
-
-        >>> OpenAIResponsesAdapter(model="gpt-5.6-sol").for_warmup().prompt_cache_mode
-        'explicit'
-        """
-        if not self._cache.breakpoints or self.prompt_cache_mode == "explicit":
-            return self
-        return type(self)(**{**vars_of(self), "prompt_cache_mode": "explicit"})
-
-    @property
-    def cache_options(self) -> CacheOptions:
-        """The prompt-cache rules and fields this adapter sends.
-
-        >>> OpenAIResponsesAdapter(model="gpt-5.5").cache_options.breakpoints
-        False
-        """
-        return self._cache
-
-    def cache_key(self, conversation_key: str | None) -> str | None:
-        """The ``prompt_cache_key`` to send for a conversation (``None``: none).
-
-        >>> OpenAIResponsesAdapter(prompt_cache_key="fixed").cache_key("chat-42")
-        'fixed'
-        """
-        return derive_cache_key(self.prompt_cache_key, self.cache_key_buckets, conversation_key)
 
     # ----------------------------------------------------------------- messages
 

@@ -11,7 +11,7 @@ import pytest
 
 from diag_scenarios import BASE, render
 from fakeserver import FakeServer, FakeUsage
-from stableprefix import AnthropicAdapter, PromptConfig, PromptManager
+from stableprefix import AnthropicAdapter, OpenAIResponsesAdapter, PromptConfig, PromptManager
 from stableprefix.diagnostics import CacheBustEvent, CacheBustWarning, CacheMonitor
 from stableprefix.sim import cache_for_model
 
@@ -182,7 +182,7 @@ def test_bad_arguments():
         CacheMonitor("anthropic").attach(object())
 
 
-def test_the_manager_supplies_the_previous_response_id(server):
+def test_prepare_fills_in_the_managers_id_for_requests_built_without_the_option(server):
     client = anthropic.Anthropic(api_key="k", base_url=server.url, max_retries=0)
     pm = PromptManager(PromptConfig(adapter=AnthropicAdapter(), static_system_prompt="Be brief."))
     mon = CacheMonitor("anthropic")
@@ -199,3 +199,82 @@ def test_the_manager_supplies_the_previous_response_id(server):
     assert pm.last_response_id == "msg_1"
     sent = [body["diagnostics"] for body in server.bodies("anthropic")]
     assert sent == [{"previous_message_id": None}, {"previous_message_id": "msg_0"}]
+
+
+def _miss(reason: str, tokens: int) -> dict:
+    return {"diagnostics": {"cache_miss_reason": {"type": reason,
+                                                  "cache_missed_input_tokens": tokens}}}
+
+
+def test_a_manager_with_provider_diagnostics_asks_by_itself_and_the_report_reconciles(server):
+    """No prepare(): the manager's own requests carry the id; the provider's answers
+    are shown next to ours, agreeing or flagged as disagreeing."""
+    client = anthropic.Anthropic(api_key="k", base_url=server.url, max_retries=0)
+    pm = PromptManager(
+        PromptConfig(
+            adapter=AnthropicAdapter(provider_diagnostics=True),
+            static_system_prompt="Refund policy. " * 400,
+        )
+    )
+    events: list = []
+    mon = CacheMonitor("anthropic", on_event=events.append)
+    mon.attach(pm)
+    server.usage = lambda kind, body: FakeUsage(prompt=2500, cached=0, written=2400)
+    server.extra = [
+        {"diagnostics": {"cache_miss_reason": None}},  # first turn: nothing to compare
+        _miss("messages_changed", 40),  # we see an intact prefix: a disagreement
+        _miss("model_changed", 2450),  # we see the model change too: agreement
+    ]
+    models = ["claude-sonnet-4-6", "claude-sonnet-4-6", "claude-opus-4-6"]
+    explained = []
+    for turn, model in enumerate(models):
+        pm.append({"role": "user", "content": f"Question {turn}"})
+        request = {"model": model, "max_tokens": 64, **pm.build_request()}
+        response = client.messages.create(**request)  # the SDK takes the field as is
+        event = mon.observe(request, response, sent_at=float(turn))
+        explained.append(event.explanation if event is not None else None)
+        pm.append(response)
+    sent = [body["diagnostics"] for body in server.bodies("anthropic")]
+    assert sent == [
+        {"previous_message_id": None},
+        {"previous_message_id": "msg_0"},
+        {"previous_message_id": "msg_1"},
+    ]
+    _, intact, switched = explained
+    assert intact is not None and intact.verdict == "no_change"
+    assert intact.agreement == "disagree"
+    assert "anthropic says: messages_changed, 40 tokens missed (disagree)" in intact.text()
+    assert switched is not None and switched.divergence is not None
+    assert switched.divergence.area == "model" and switched.agreement == "agree"
+    assert switched.provider_diagnosis.missed_tokens == 2450
+    assert mon.stats.agreements == {"disagree": 1, "agree": 1}
+
+
+def test_a_responses_manager_sends_the_response_id_it_was_given(server):
+    client = openai.OpenAI(api_key="k", base_url=server.url + "/v1", max_retries=0)
+    adapter = OpenAIResponsesAdapter(model="gpt-5.6-terra", provider_diagnostics=True)
+    pm = PromptManager(PromptConfig(adapter=adapter, static_system_prompt="Policy. " * 600))
+    mon = CacheMonitor("openai_responses")
+    mon.attach(pm)
+    server.usage = lambda kind, body: FakeUsage(prompt=3000, cached=2900)
+    server.extra = [
+        {},
+        {"prompt_cache_diagnostics": {"type": "cache_hit"}},
+        {"prompt_cache_diagnostics": {"type": "cache_miss", "reason": "tools_changed",
+                                      "cache_missed_tokens": 2900}},
+    ]
+    for turn in range(3):
+        pm.append({"role": "user", "content": f"Question {turn}"})
+        request = {"model": "gpt-5.6-terra", **pm.build_request()}
+        response = client.responses.create(**request)  # the SDK takes the field as is
+        mon.observe(request, response, sent_at=float(turn))
+        # output items carry ids of their own (msg_...): the response's id is passed
+        pm.extend(response.output, response_id=response.id)
+    bodies = server.bodies("responses")
+    assert "comparison_response_id" not in bodies[0].get("prompt_cache_options", {})
+    assert [b["prompt_cache_options"]["comparison_response_id"] for b in bodies[1:]] == [
+        "resp_0",
+        "resp_1",
+    ]
+    # a hit we also saw as intact agrees; a tools change we did not see disagrees
+    assert mon.stats.agreements == {"agree": 1, "disagree": 1}

@@ -15,7 +15,13 @@ from typing import Any
 import pytest
 
 from helpers import FORMATS, Fmt
-from stableprefix import AnthropicAdapter, OpenAIAdapter, PromptConfig, new_state
+from stableprefix import (
+    AnthropicAdapter,
+    OpenAIAdapter,
+    OpenAIResponsesAdapter,
+    PromptConfig,
+    new_state,
+)
 from stableprefix import functional as F
 
 GOLDEN = pathlib.Path(__file__).parent / "golden"
@@ -82,6 +88,15 @@ def caller_nested_markers(fmt: Fmt, cfg: PromptConfig) -> Any:
     return F.build_request(s, cfg, "User tier: gold.")
 
 
+def diagnostics(fmt: Fmt, cfg: PromptConfig) -> Any:
+    """The second turn, comparing with the first turn's response (provider diagnostics)."""
+    s = F.append_messages(new_state(), [fmt.user("Where is order 1?"),
+                                        fmt.assistant("Shipped Monday.")], cfg)
+    s = F.append_message(s, fmt.user("And order 2?"), cfg)
+    return F.build_request(s, cfg, "Today is 2026-11-22 09:30 UTC.",
+                           previous_response_id="msg_01XFDUDYJgAACzvnptvVoYEL")
+
+
 OA, AN = FORMATS
 Case = tuple[str, Fmt, dict[str, Any], Callable[[Fmt, PromptConfig], Any]]
 CASES: list[Case] = [
@@ -111,6 +126,8 @@ CASES: list[Case] = [
         "tools": [{**AN.tool(), "cache_control": {"type": "ephemeral"}}]},
      caller_nested_markers),
     ("below_model_minimum", AN, {"adapter": AnthropicAdapter(model="claude-sonnet-4-5")}, chat),
+    ("provider_diagnostics", AN, {"adapter": AnthropicAdapter(provider_diagnostics=True),
+                                  "transition_mode": "agent_cycle"}, diagnostics),
 ]
 
 
@@ -120,6 +137,26 @@ def test_request_matches_golden(case: Case) -> None:
     kwargs = {"static_system_prompt": STATIC, "adapter": fmt.adapter, **kwargs}
     request = build(fmt, PromptConfig(**kwargs))
     path = GOLDEN / fmt.name / f"{name}.json"
+    text = json.dumps(request, indent=2, ensure_ascii=False) + "\n"
+    if UPDATE or not path.exists():
+        path.write_text(text)
+        if not UPDATE:
+            pytest.fail(f"wrote new golden file {path}; review it and commit it")
+    assert text == path.read_text(), f"request differs from {path}"
+
+
+def test_responses_provider_diagnostics_matches_golden() -> None:
+    """GPT-5.6+ Responses: breakpoints plus ``prompt_cache_options.comparison_response_id``."""
+    adapter = OpenAIResponsesAdapter(model="gpt-5.6-sol", prompt_cache_mode="explicit",
+                                     provider_diagnostics=True)
+    cfg = PromptConfig(static_system_prompt=STATIC * 100, adapter=adapter,
+                       transition_mode="agent_cycle")
+    s = F.append_messages(new_state(), [{"role": "user", "content": "Where is order 1?"},
+                                        {"role": "assistant", "content": "Shipped Monday."}], cfg)
+    s = F.append_message(s, {"role": "user", "content": "And order 2?"}, cfg)
+    request = F.build_request(s, cfg, "Today is 2026-11-22 09:30 UTC.",
+                              previous_response_id="resp_68af4030592c81938ec0a5fbab4a3e9f")
+    path = GOLDEN / "responses" / "provider_diagnostics.json"
     text = json.dumps(request, indent=2, ensure_ascii=False) + "\n"
     if UPDATE or not path.exists():
         path.write_text(text)

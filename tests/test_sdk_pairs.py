@@ -560,3 +560,43 @@ def test_usage_reads_back_from_plain_json_too(server: FakeServer, provider: str)
 def test_responses_parallel_calls_arrive_as_consecutive_items(server: FakeServer) -> None:
     exchanges = _run_conversation("openai_responses", server, "tail", parallel=True)
     assert len(exchanges) == 4
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai_responses"])
+def test_provider_diagnostics_fields_go_through_the_sdks_unchanged(
+    server: FakeServer, provider: str
+) -> None:
+    """With ``provider_diagnostics=True`` the manager's requests carry the previous
+    response's id, and each SDK sends the field exactly as built."""
+    import anthropic
+    import openai
+
+    if provider == "anthropic":
+        adapter: ProviderAdapter = AnthropicAdapter(provider_diagnostics=True)
+        client: Any = anthropic.Anthropic(base_url=server.url, api_key="test", max_retries=0)
+        send = lambda req: client.messages.create(model="claude-test", max_tokens=64, **req)  # noqa: E731
+    else:
+        adapter = OpenAIResponsesAdapter(model="gpt-5.6-sol", provider_diagnostics=True)
+        client = openai.OpenAI(base_url=server.url + "/v1", api_key="test", max_retries=0)
+        send = lambda req: client.responses.create(model="gpt-5.6-sol", **req)  # noqa: E731
+    pm = PromptManager(PromptConfig(adapter=adapter, static_system_prompt=SYSTEM))
+    built = []
+    for turn in range(3):
+        pm.append({"role": "user", "content": f"Question {turn}"})
+        request = pm.build_request()
+        built.append(request)
+        response = send(request)
+        if provider == "anthropic":
+            pm.append(response)  # the whole Message: the manager keeps its id
+        else:
+            pm.extend(response.output, response_id=response.id)
+    bodies = [r.body for r in server.requests]
+    for request, body in zip(built, bodies, strict=True):
+        for key, value in request.items():
+            assert _dumps(body[key]) == _dumps(value), key
+    if provider == "anthropic":
+        ids = [b["diagnostics"]["previous_message_id"] for b in bodies]
+        assert ids == [None, "msg_0", "msg_1"]
+    else:
+        ids = [b.get("prompt_cache_options", {}).get("comparison_response_id") for b in bodies]
+        assert ids == [None, "resp_0", "resp_1"]

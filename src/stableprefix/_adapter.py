@@ -85,6 +85,9 @@ class RequestParts:
         recent_counts: token count of each message of ``recent``.
         mark_recent: whether the end of ``recent`` is worth a cache entry
             (not for a one-off request such as a summarisation).
+        previous_response_id: the id of the response to the previous
+            request, for adapters that ask the provider for its cache
+            diagnostics (``provider_diagnostics=True``); others ignore it.
 
     >>> from stableprefix import OpenAIAdapter
     >>> parts = RequestParts(tools=(), static_system="Be brief.", history=[],
@@ -104,6 +107,7 @@ class RequestParts:
     history_tokens: int = 0
     recent_counts: Sequence[int] = ()
     mark_recent: bool = True
+    previous_response_id: str | None = None
 
 
 class _AdapterMeta(ABCMeta):

@@ -173,14 +173,23 @@ class PromptManager:
 
     # -------------------------------------------------------------- changes
 
-    def append(self, message: Any) -> None:
+    def append(self, message: Any, *, response_id: str | None = None) -> None:
         """Append one message (see ``functional.append_message``).
+
+        Args:
+            message: the message; a provider's whole response object (an
+                Anthropic ``Message``) is kept as its role and content, and
+                its ``id`` becomes ``last_response_id``.
+            response_id: the id of the response ``message`` came from, when
+                the message itself does not carry it (an item of an OpenAI
+                Responses ``response.output``: pass ``response.id``).
 
         >>> from stableprefix import PromptConfig
         >>> pm = PromptManager(PromptConfig()); pm.append({"role": "user", "content": "Hi"})
         >>> pm.committed_tokens > 0
         True
         """
+        self._check_response_id(response_id)
         events: list[Event] = []
         with self._lock:
             self._enter()
@@ -192,15 +201,32 @@ class PromptManager:
                     )
                 else:
                     self._apply_fast(ready)
-                rid = None if isinstance(message, Mapping) else getattr(message, "id", None)
-                if isinstance(rid, str):
-                    self._last_response_id = rid
+                self._note_response([message], response_id)
             finally:
                 self._busy = False
             self._deliver(events)
 
-    def extend(self, messages: Iterable[Any]) -> None:
+    def _note_response(self, messages: list[Any], response_id: str | None) -> None:
+        """Remember the id of the response just appended (under the lock, after applying)."""
+        if response_id is None:
+            # a whole SDK response carries usage; its items (with ids of their own) do not
+            whole = [m for m in messages if not isinstance(m, Mapping) and hasattr(m, "usage")]
+            found = getattr(whole[-1], "id", None) if whole else None
+            response_id = found if isinstance(found, str) and found else None
+        if response_id is not None:
+            self._last_response_id = response_id
+
+    @staticmethod
+    def _check_response_id(response_id: object) -> None:
+        if response_id is not None and (not isinstance(response_id, str) or not response_id):
+            raise TypeError(f"response_id must be a non-empty str or None, got {response_id!r}")
+
+    def extend(self, messages: Iterable[Any], *, response_id: str | None = None) -> None:
         """Append several messages: all of them, or none on error.
+
+        ``response_id``: the id of the response the messages came from (for
+        an OpenAI Responses reply: ``pm.extend(response.output,
+        response_id=response.id)``); it becomes ``last_response_id``.
 
         >>> from stableprefix import PromptConfig
         >>> pm = PromptManager(PromptConfig())
@@ -210,12 +236,14 @@ class PromptManager:
         """
         if isinstance(messages, (dict, str, bytes)):
             raise TypeError("extend() takes an iterable of messages; use append() for one")
+        self._check_response_id(response_id)
         batch = list(messages)
         events: list[Event] = []
         with self._lock:
             self._enter()
             try:
                 self._extend(batch, events)
+                self._note_response(batch, response_id)
             finally:
                 self._busy = False
             self._deliver(events)
@@ -311,19 +339,41 @@ class PromptManager:
     # --------------------------------------------------------------- builds
 
     def build_request(
-        self, dynamic_system_prompt: str | None = None, *, model: str | None = None
+        self,
+        dynamic_system_prompt: str | None = None,
+        *,
+        model: str | None = None,
+        previous_response_id: str | None = None,
     ) -> dict[str, Any]:
         """The SDK keyword arguments for the next request.
 
         With ``dynamic_position="append"`` a changed context is first kept in
         the turn (so the next request stays append-only). ``model``: build
         for another model than the adapter's (see ``functional.build_request``).
+        With an adapter built with ``provider_diagnostics=True`` the request
+        asks the provider for its cache diagnostics against
+        ``previous_response_id``, by default ``last_response_id``.
+
+        >>> from stableprefix import AnthropicAdapter, PromptConfig
+        >>> pm = PromptManager(PromptConfig(adapter=AnthropicAdapter(provider_diagnostics=True)))
+        >>> pm.append({"role": "user", "content": "Hi"})
+        >>> pm.build_request()["diagnostics"]
+        {'previous_message_id': None}
+        >>> pm.append({"role": "assistant", "content": "Hello"}, response_id="msg_01")
+        >>> pm.append({"role": "user", "content": "Bye"})
+        >>> pm.build_request()["diagnostics"]
+        {'previous_message_id': 'msg_01'}
         """
         with self._lock:
-            F._adapter_for(self._config, model)  # refuse a bad model before recording
+            adapter = F._adapter_for(self._config, model)  # refuse a bad model before recording
+            if previous_response_id is None and getattr(adapter, "provider_diagnostics", False):
+                previous_response_id = self._last_response_id
+            F._check_response_id(adapter, previous_response_id)
             self.record_context(dynamic_system_prompt)
-            parts = F._request_parts(self._state, self._config, dynamic_system_prompt)
-            return F._adapter_for(self._config, model).render(parts)
+            parts = F._request_parts(
+                self._state, self._config, dynamic_system_prompt, previous_response_id
+            )
+            return adapter.render(parts)
 
     def build_messages(self, dynamic_system_prompt: str | None = None) -> list[Message]:
         """The message list for OpenAI-style flows (see ``functional.build_messages``)."""
@@ -360,10 +410,21 @@ class PromptManager:
 
     @property
     def last_response_id(self) -> str | None:
-        """The ``id`` of the last SDK response object appended (``None`` before one).
+        """The ``id`` of the last response appended (``None`` before one).
 
-        What the providers' cache diagnostics compare against (see
-        ``stableprefix.diagnostics.CacheMonitor.prepare``); not persisted.
+        Set by appending a whole SDK response (an Anthropic ``Message``) or
+        by ``append(..., response_id=)`` / ``extend(..., response_id=)``.
+        ``build_request`` sends it for the provider's cache diagnostics when
+        the adapter has ``provider_diagnostics=True``.
+
+        It is not part of the state document, so ``dumps``/``loads`` and the
+        stores do not keep it: the state holds only what its check can
+        verify against the messages (an id is not derived from them); the
+        providers compare against a recent response only (minutes to hours,
+        not the life of a conversation); and with several writers on one
+        session the id last saved may answer another writer's request. A
+        handler that rebuilds its manager per request passes the id it
+        kept itself: ``build_request(previous_response_id=...)``.
 
         >>> from stableprefix import PromptConfig
         >>> PromptManager(PromptConfig()).last_response_id is None

@@ -255,6 +255,7 @@ def _parts(
     context: str | None,
     recent: list[Message] | None = None,
     position: str = "tail",
+    previous_response_id: str | None = None,
 ) -> RequestParts:
     return RequestParts(
         tools=tuple(config.tools),
@@ -268,10 +269,40 @@ def _parts(
         history_tokens=state["committed_tokens"],
         recent_counts=state["recent_counts"] if recent is None else (),
         mark_recent=recent is None,
+        previous_response_id=previous_response_id,
     )
 
 
-def _request_parts(state: State, config: PromptConfig, dynamic: str | None) -> RequestParts:
+def _check_response_id(adapter: ProviderAdapter, response_id: str | None) -> None:
+    """Refuse a previous response id the adapter would not send, or one not a string.
+
+    Raises:
+        TypeError: ``response_id`` is not a non-empty string or ``None``.
+        UnsupportedError: the adapter was not built with ``provider_diagnostics=True``.
+    """
+    if response_id is None:
+        return
+    if not isinstance(response_id, str) or not response_id:
+        raise TypeError(
+            f"previous_response_id must be a non-empty str or None, got {response_id!r}"
+        )
+    if not getattr(adapter, "provider_diagnostics", False):
+        from ._errors import UnsupportedError
+
+        raise UnsupportedError(
+            "previous_response_id is sent only for the provider's cache diagnostics; build "
+            "the adapter with provider_diagnostics=True (AnthropicAdapter, "
+            "OpenAIResponsesAdapter) or leave previous_response_id out",
+            provider=adapter.name,
+        )
+
+
+def _request_parts(
+    state: State,
+    config: PromptConfig,
+    dynamic: str | None,
+    previous_response_id: str | None = None,
+) -> RequestParts:
     """The parts of a request from a state already checked (the manager's own)."""
     if dynamic is not None and not isinstance(dynamic, str):
         raise TypeError(
@@ -295,7 +326,9 @@ def _request_parts(state: State, config: PromptConfig, dynamic: str | None) -> R
         position = "tail"
     elif position == "append":
         dynamic = None
-    return _parts(state, config, dynamic or None, position=position)
+    return _parts(
+        state, config, dynamic or None, position=position, previous_response_id=previous_response_id
+    )
 
 
 def build_request(
@@ -304,6 +337,7 @@ def build_request(
     dynamic_system_prompt: str | None = None,
     *,
     model: str | None = None,
+    previous_response_id: str | None = None,
 ) -> dict[str, Any]:
     """The keyword arguments for the provider SDK call.
 
@@ -314,11 +348,18 @@ def build_request(
     the tail unless it was recorded; ``build_turn`` records and builds.
     ``model`` builds for another model than the adapter's (OpenAI adapters:
     the cache rules follow the model), e.g. when a request is routed.
+    ``previous_response_id``: the ``id`` of the response to the previous
+    request, sent for the provider's cache diagnostics by an adapter built
+    with ``provider_diagnostics=True`` (keep it next to the state between
+    calls; ``PromptManager`` fills it in itself).
 
     Raises:
         PendingToolCallError: tool calls await results.
         ContextError: with ``"append"``, the context was not recorded first.
-        UnsupportedError: ``model`` is given but the adapter has no per-model rules.
+        UnsupportedError: ``model`` is given but the adapter has no per-model
+            rules, or ``previous_response_id`` is given to an adapter without
+            ``provider_diagnostics``.
+        TypeError: ``previous_response_id`` is not a non-empty string.
 
     >>> from stableprefix import PromptConfig, new_state
     >>> cfg = PromptConfig(static_system_prompt="Be brief.")
@@ -328,7 +369,9 @@ def build_request(
     """
     state = check_state(state, config)
     adapter = _adapter_for(config, model)
-    return adapter.render(_request_parts(state, config, dynamic_system_prompt))
+    _check_response_id(adapter, previous_response_id)
+    parts = _request_parts(state, config, dynamic_system_prompt, previous_response_id)
+    return adapter.render(parts)
 
 
 def _adapter_for(config: PromptConfig, model: str | None) -> ProviderAdapter:
@@ -380,11 +423,16 @@ def build_messages(
 
 
 def build_turn(
-    state: State, config: PromptConfig, dynamic_system_prompt: str | None = None
+    state: State,
+    config: PromptConfig,
+    dynamic_system_prompt: str | None = None,
+    *,
+    previous_response_id: str | None = None,
 ) -> tuple[State, dict[str, Any]]:
     """Record the dynamic context if needed, then build: ``(new_state, request)``.
 
-    The one call a stateless handler needs for any ``dynamic_position``.
+    The one call a stateless handler needs for any ``dynamic_position``;
+    ``previous_response_id`` as for ``build_request``.
 
     >>> from stableprefix import PromptConfig, new_state
     >>> cfg = PromptConfig(dynamic_position="append")
@@ -393,8 +441,12 @@ def build_turn(
     >>> req["messages"][-1]["content"], s["context"]
     ('time: 10:00', 'time: 10:00')
     """
+    _check_response_id(config.adapter, previous_response_id)
     new = record_context(state, dynamic_system_prompt, config)
-    return new, build_request(new, config, dynamic_system_prompt)
+    request = build_request(
+        new, config, dynamic_system_prompt, previous_response_id=previous_response_id
+    )
+    return new, request
 
 
 def build_warmup_request(state: State, config: PromptConfig) -> dict[str, Any]:

@@ -119,10 +119,18 @@ class AnthropicAdapter(ProviderAdapter):
             context at the tail as a mid-conversation system message, on the
             models that accept one (Claude Opus 4.8); elsewhere, and where
             the placement rules do not allow it, it stays a user message.
+        provider_diagnostics: ask the API for its cache diagnostics: every
+            request carries ``diagnostics.previous_message_id`` (the id of
+            the previous response, ``None`` on the first request, which opts
+            it in), and the response says in ``diagnostics.cache_miss_reason``
+            whether and where the prefix changed (read it with
+            ``stableprefix.diagnostics.parse_diagnostics``). A
+            ``PromptManager`` fills in the id of the last response appended.
 
     Raises:
         ValueError: a TTL, strategy, role or minimum is not allowed.
-        TypeError: ``cache_control`` is not a dict, or ``token_counter`` cannot count.
+        TypeError: ``cache_control`` is not a dict, ``token_counter`` cannot
+            count, or ``provider_diagnostics`` is not a bool.
 
     >>> from stableprefix import AnthropicAdapter, PromptConfig, new_state
     >>> from stableprefix.functional import append_message, build_request
@@ -147,6 +155,7 @@ class AnthropicAdapter(ProviderAdapter):
         "context_role",
         "min_cache_tokens",
         "model",
+        "provider_diagnostics",
         "static_ttl",
         "token_counter",
     )
@@ -162,7 +171,12 @@ class AnthropicAdapter(ProviderAdapter):
         cache_strategy: str = "explicit",
         cache_control: Mapping[str, Any] | None = None,
         context_role: str = "user",
+        provider_diagnostics: bool = False,
     ) -> None:
+        if not isinstance(provider_diagnostics, bool):
+            raise TypeError(
+                f"provider_diagnostics must be a bool, got {type(provider_diagnostics).__name__}"
+            )
         static_ttl = cache_ttl if static_ttl is None else static_ttl
         for name, ttl in (("cache_ttl", cache_ttl), ("static_ttl", static_ttl)):
             if ttl not in TTLS:
@@ -204,6 +218,7 @@ class AnthropicAdapter(ProviderAdapter):
         self.cache_strategy = cache_strategy
         self.cache_control = cache_control
         self.context_role = context_role
+        self.provider_diagnostics = provider_diagnostics
 
     @classmethod
     def for_model(cls, model: str | None) -> AnthropicAdapter:
@@ -477,6 +492,8 @@ class AnthropicAdapter(ProviderAdapter):
             request["tools"] = tools
         if self.cache_control is not None:
             request["cache_control"] = dict(self.cache_control)
+        if self.provider_diagnostics:
+            request["diagnostics"] = {"previous_message_id": parts.previous_response_id}
         return request
 
     def _candidates(

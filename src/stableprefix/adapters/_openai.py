@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from .._blocks import CacheBlock, FlatRequest
-from .._errors import InvalidConfigError, InvalidMessageError
+from .._errors import InvalidConfigError, InvalidMessageError, UnsupportedError
 from .._json import canonical, sha256_hex
 from ._base import (
     Message,
@@ -116,10 +116,13 @@ class OpenAIAdapter(OpenAICacheMethods, ProviderAdapter):
         slots: with ``engine="llama.cpp"``, the server's slot count; each
             conversation (the state's ``key``) is pinned to one slot with
             ``id_slot`` (sent in ``extra_body``). Unset: the server picks.
+        provider_diagnostics: refused: Chat Completions has no prompt cache
+            diagnostics (``OpenAIResponsesAdapter`` has them).
 
     Raises:
         ValueError: an option is not allowed, or two options exclude each other.
         TypeError: ``model`` is not a string, or ``token_counter`` cannot count.
+        UnsupportedError: ``provider_diagnostics=True``.
 
     >>> from stableprefix import OpenAIAdapter, PromptConfig, new_state
     >>> from stableprefix.functional import append_message, build_request
@@ -163,7 +166,16 @@ class OpenAIAdapter(OpenAICacheMethods, ProviderAdapter):
         prompt_cache_ttl: str | None = None,
         engine: str = "openai",
         slots: int | None = None,
+        provider_diagnostics: bool = False,
     ) -> None:
+        if provider_diagnostics:
+            raise UnsupportedError(
+                "Chat Completions has no prompt cache diagnostics (OpenAI offers them in the "
+                "Responses API only, GPT-5.6 and later); use OpenAIResponsesAdapter("
+                "provider_diagnostics=True), or explain misses locally with "
+                "stableprefix.diagnostics.explain",
+                provider=self.name,
+            )
         if context_role not in _CONTEXT_ROLES:
             raise ValueError(f"context_role must be one of {_CONTEXT_ROLES}, got {context_role!r}")
         self._cache = check_cache_options(

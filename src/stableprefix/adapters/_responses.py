@@ -138,11 +138,19 @@ class OpenAIResponsesAdapter(OpenAICacheMethods, ProviderAdapter):
         prompt_cache_mode: ``prompt_cache_options.mode`` (GPT-5.6+):
             ``"implicit"`` or ``"explicit"``; unset sends nothing.
         prompt_cache_ttl: ``prompt_cache_options.ttl`` (``"30m"``), sent when set.
+        provider_diagnostics: ask the API for its prompt cache diagnostics
+            (GPT-5.6 and later): a request built with the id of the previous
+            response carries ``prompt_cache_options.comparison_response_id``,
+            and the response says in ``prompt_cache_diagnostics`` whether the
+            prefix was reused and, if not, why (read it with
+            ``stableprefix.diagnostics.parse_diagnostics``). A
+            ``PromptManager`` fills in the id of the last response appended.
 
     Raises:
-        ValueError: a role, key, retention or cache option is not allowed.
-        TypeError: ``model`` is not a string, or ``token_counter`` has no
-            ``count_text`` method.
+        ValueError: a role, key, retention or cache option is not allowed, or
+            ``provider_diagnostics`` is asked for a model before GPT-5.6.
+        TypeError: ``model`` is not a string, ``token_counter`` has no
+            ``count_text`` method, or ``provider_diagnostics`` is not a bool.
 
     >>> from stableprefix import PromptConfig, new_state
     >>> from stableprefix.functional import append_message, build_request
@@ -172,6 +180,7 @@ class OpenAIResponsesAdapter(OpenAICacheMethods, ProviderAdapter):
         "prompt_cache_mode",
         "prompt_cache_retention",
         "prompt_cache_ttl",
+        "provider_diagnostics",
         "system_role",
         "token_counter",
     )
@@ -188,6 +197,7 @@ class OpenAIResponsesAdapter(OpenAICacheMethods, ProviderAdapter):
         model: str | None = None,
         prompt_cache_mode: str | None = None,
         prompt_cache_ttl: str | None = None,
+        provider_diagnostics: bool = False,
     ) -> None:
         if system_role not in _SYSTEM_ROLES:
             raise ValueError(f"system_role must be one of {_SYSTEM_ROLES}, got {system_role!r}")
@@ -202,6 +212,15 @@ class OpenAIResponsesAdapter(OpenAICacheMethods, ProviderAdapter):
             ttl=prompt_cache_ttl,
         )
         check_token_counter(token_counter)
+        if not isinstance(provider_diagnostics, bool):
+            raise TypeError(
+                f"provider_diagnostics must be a bool, got {type(provider_diagnostics).__name__}"
+            )
+        if provider_diagnostics and model is not None and not self._cache.breakpoints:
+            raise ValueError(
+                f"provider_diagnostics needs GPT-5.6 or a later model, not {model!r}: OpenAI "
+                "offers prompt cache diagnostics only from GPT-5.6 on"
+            )
         self.system_role = system_role
         self.context_role = context_role
         self.prompt_cache_key = prompt_cache_key
@@ -211,6 +230,7 @@ class OpenAIResponsesAdapter(OpenAICacheMethods, ProviderAdapter):
         self.model = model
         self.prompt_cache_mode = prompt_cache_mode
         self.prompt_cache_ttl = prompt_cache_ttl
+        self.provider_diagnostics = provider_diagnostics
 
     # ----------------------------------------------------------------- messages
 
@@ -410,6 +430,9 @@ class OpenAIResponsesAdapter(OpenAICacheMethods, ProviderAdapter):
         if parts.tools:
             request["tools"] = list(parts.tools)
         add_cache_fields(request, self.cache_key(parts.conversation_key), self._cache)
+        if self.provider_diagnostics and parts.previous_response_id is not None:
+            options = request.setdefault("prompt_cache_options", {})
+            options["comparison_response_id"] = parts.previous_response_id
         return request
 
     def flatten(self, request: Mapping[str, Any]) -> FlatRequest:

@@ -4,7 +4,10 @@ Approach: ``CacheMonitor`` is fed each (request, response) pair as the app
 sends them. It replays the request through the provider's cache model (the
 benchmark's), reads the usage the provider reported, explains the request
 against the previous one and reconciles the provider's own diagnostics when
-the response carries them. A bust of the prefix, or reads that fall short of
+the response carries them. The diagnostics are asked for by the adapter
+(``provider_diagnostics=True``: a ``PromptManager`` then puts the id of the
+last response appended into its own requests), or, for requests built
+without one, by ``prepare``. A bust of the prefix, or reads that fall short of
 the model's expectation, become a ``CacheBustEvent`` delivered through the
 event callback (the manager's ``on_event`` when attached to one) and, if
 asked, a ``CacheBustWarning``. Time is passed in (``sent_at``); the monitor
@@ -29,6 +32,13 @@ from ._rules import resolve_adapter, rules_for
 from ._segments import Segmented, segment_request
 
 __all__ = ["CacheBustEvent", "CacheBustWarning", "CacheMonitor", "MonitorStats"]
+
+
+def _asks(request: Mapping[str, Any]) -> bool:
+    """Whether a request already asks for the provider's cache diagnostics."""
+    options = request.get("prompt_cache_options")
+    compares = isinstance(options, Mapping) and options.get("comparison_response_id") is not None
+    return "diagnostics" in request or compares
 
 
 class CacheBustWarning(UserWarning):
@@ -170,7 +180,10 @@ class CacheMonitor:
     def prepare(self, request: Mapping[str, Any]) -> dict[str, Any]:
         """``request`` with the provider's cache diagnostics asked for (a copy).
 
-        Fills in the id of the last response appended to the attached
+        For requests built without the adapter option: a ``PromptManager``
+        whose adapter has ``provider_diagnostics=True`` already asks, and a
+        request that already asks is returned unchanged. Otherwise fills in
+        the id of the last response appended to the attached
         ``PromptManager``, else of the last response observed (Anthropic
         ``diagnostics.previous_message_id``, OpenAI Responses
         ``prompt_cache_options.comparison_response_id``); other formats get
@@ -185,7 +198,7 @@ class CacheMonitor:
         >>> CacheMonitor("gemini").prepare({"contents": []})
         {'contents': []}
         """
-        if self._adapter.name not in ("anthropic", "openai_responses"):
+        if self._adapter.name not in ("anthropic", "openai_responses") or _asks(request):
             return dict(request)
         previous = self.last_response_id
         if self._manager is not None:

@@ -209,16 +209,20 @@ class StoredPromptManager(PromptManager):
 
     # ------------------------------------------------------------- changes
 
-    def append(self, message: Any) -> None:
+    def append(self, message: Any, *, response_id: str | None = None) -> None:
         """Append one message and save it (see ``PromptManager.append``)."""
-        self._persist("append", lambda: PromptManager.append(self, message))
+        self._persist(
+            "append", lambda: PromptManager.append(self, message, response_id=response_id)
+        )
 
-    def extend(self, messages: Iterable[Any]) -> None:
+    def extend(self, messages: Iterable[Any], *, response_id: str | None = None) -> None:
         """Append several messages (all or none) and save them."""
         if isinstance(messages, (dict, str, bytes)):
             raise TypeError("extend() takes an iterable of messages; use append() for one")
         batch = list(messages)
-        self._persist("extend", lambda: PromptManager.extend(self, batch))
+        self._persist(
+            "extend", lambda: PromptManager.extend(self, batch, response_id=response_id)
+        )
 
     def transition(self) -> None:
         """Commit the recent turn and save (see ``PromptManager.transition``)."""

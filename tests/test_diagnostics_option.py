@@ -2,9 +2,10 @@
 
 Field names and shapes from the providers' documentation (checked 2026-12-02):
 Anthropic "Cache diagnostics" (platform.claude.com/docs/en/build-with-claude/
-cache-diagnostics): ``diagnostics.previous_message_id`` on every request, ``null``
-on the first; OpenAI "Prompt cache diagnostics" (developers.openai.com/api/docs/
-guides/prompt-caching/diagnostics): ``prompt_cache_options.comparison_response_id``,
+cache-diagnostics, generally available): the ``diagnostics`` object on every
+request is the opt-in, ``previous_message_id`` ``null`` on the first; OpenAI
+"Prompt cache diagnostics" (developers.openai.com/api/docs/guides/prompt-caching/
+diagnostics): ``prompt_cache_options.comparison_response_id``,
 Responses API only, GPT-5.6 and later.
 """
 

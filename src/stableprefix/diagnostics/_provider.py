@@ -9,9 +9,17 @@ attaches it to our ``Explanation`` with a verdict: agreement when both
 place the first change in the same part of the request, disagreement
 otherwise.
 
-Shapes (checked 2026-12-01):
+The adapters send the same fields themselves when built with
+``provider_diagnostics=True``; ``request_diagnostics`` is for requests built
+elsewhere.
+
+Shapes (checked 2026-12-01; the Anthropic status again 2026-12-02):
 - Anthropic, "Cache diagnostics" (platform.claude.com/docs/en/build-with-
-  claude/cache-diagnostics) and the SDK's ``BetaDiagnostics``: request
+  claude/cache-diagnostics; generally available, the beta header
+  ``cache-diagnosis-2026-04-07`` is no longer needed) and the SDK's
+  ``Diagnostics`` (``messages.create(diagnostics=...)``, anthropic 2.12): the
+  object on every request is the opt-in (a fingerprint is kept only for
+  requests that carry it), request
   ``diagnostics: {"previous_message_id": id | null}``; response
   ``diagnostics.cache_miss_reason``: ``null`` while pending, else
   ``{"type": "model_changed" | "system_changed" | "tools_changed" |

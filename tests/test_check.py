@@ -198,6 +198,29 @@ def test_lone_surrogates_in_a_document_are_refused_with_the_path(where: str) -> 
     assert "surrogate" in str(info.value)
 
 
+@pytest.mark.parametrize("encoded", ["str", "bytes"])
+def test_raw_lone_surrogates_in_a_document_are_refused(encoded: str) -> None:
+    _, state = _conversation(OA)
+    text = dumps(state).replace('"content":"find x"', '"content":"find \ud800"')
+    data: str | bytes = text if encoded == "str" else text.encode("utf-8", "surrogatepass")
+    with pytest.raises(InvalidStateError) as info:
+        loads(data)
+    assert info.value.path == "$.committed[0].content" and "surrogate" in str(info.value)
+
+
+def test_a_document_that_only_looks_like_it_holds_a_surrogate_escape_loads() -> None:
+    config = config_for(OA)
+    state = F.append_message(new_state(), OA.user("find \\ud800 é"), config)
+    text = dumps(state)
+    assert "\\\\ud800" in text  # an escaped backslash, then "ud800"
+    loaded = check_state(loads(text), config)
+    assert loaded == state
+    assert loads(dumps(loaded)) == loaded
+    assert loads(text.encode()) == loads(text)
+    assert loads(b"\xef\xbb\xbf" + text.encode()) == loads(text)  # a UTF-8 BOM
+    assert loads(text.encode("utf-16")) == loads(text)
+
+
 def test_a_hand_built_state_with_a_surrogate_is_refused() -> None:
     config, state = _conversation(OA)
     state["recent"][0] = {**state["recent"][0], "content": "x\ud800"}

@@ -116,3 +116,18 @@ def test_new_state_is_fresh_each_time() -> None:
     a["committed"].append({"role": "user", "content": "x"})
     assert b["committed"] == []
     assert PromptConfig()  # default config builds
+
+
+@pytest.mark.parametrize("value", [
+    {"a": "plain", "n": [1, 2.5, None, True]},
+    {"text": "café ☕ 日本"},
+    {"ctl": "tab\there\x00\x1f", "del": "x\x7fy"},
+    {"slash": "C:\\users\\u0041", "quote": 'say "hi"'},
+    {"mixed": ["ascii", "\u00e9", "\\u00e9"]},
+    [],
+])
+def test_compact_json_is_json_dumps_compact_with_unicode_kept(value: Any) -> None:
+    from stableprefix._json import compact_json
+
+    expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    assert compact_json(value) == expected

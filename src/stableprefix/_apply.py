@@ -23,7 +23,6 @@ from ._config import PromptConfig
 from ._errors import (
     HookError,
     InvalidMessageError,
-    InvalidStateError,
     PendingToolCallError,
     StablePrefixError,
 )
@@ -46,19 +45,6 @@ class Ready:
 
 
 # ----------------------------------------------------------------- validation
-
-
-def check_format(state: State, config: PromptConfig) -> None:
-    """Refuse a state written for another provider's message format."""
-    fmt = state.get("format") if isinstance(state, dict) else None
-    if not isinstance(state, dict) or "committed" not in state:
-        raise TypeError(f"state must be a state dict (see new_state()), got {type(state).__name__}")
-    if fmt is not None and fmt != config.adapter.name:
-        raise InvalidStateError(
-            f"the state holds {fmt} messages but the config uses {config.adapter.name}; "
-            "use the adapter the conversation was started with",
-            path="$.format",
-        )
 
 
 def prepare_message(raw: Any, config: PromptConfig, index: int) -> Message:

@@ -123,20 +123,17 @@ def _check(state: Any, config: PromptConfig) -> State:
         )
     out: State = {**checked}
     out.pop("digest", None)  # type: ignore[typeddict-item]  # json.loads(dumps(...)) kept it
-    pending: tuple[str, ...] = ()
-    index = 0
-    for part in ("committed", "recent"):
-        messages = out[part]
-        counts = []
-        for i, message in enumerate(messages):
-            path = f"$.{part}[{i}]"
-            pending = _check_message(adapter, message, path, index, pending)
-            if not derived_ok:
-                counts.append(_count(adapter, message, path))
-            index += 1
-        if not derived_ok and counts != out[f"{part}_counts"]:  # type: ignore[literal-required]
-            out[f"{part}_counts"] = counts  # type: ignore[literal-required]
-            out[f"{part}_tokens"] = sum(counts)  # type: ignore[literal-required]
+    pending = _check_order(adapter, out)
+    if not derived_ok:
+        for part in ("committed", "recent"):
+            counts = [
+                _count(adapter, m, part, i)
+                for i, m in enumerate(out[part])  # type: ignore[literal-required,unused-ignore]
+            ]
+            if counts != out[f"{part}_counts"]:  # type: ignore[literal-required]
+                out[f"{part}_counts"] = counts  # type: ignore[literal-required]
+                out[f"{part}_tokens"] = sum(counts)  # type: ignore[literal-required]
+    index = len(out["committed"]) + len(out["recent"])
     if list(pending) != out["pending"]:
         raise InvalidStateError(
             f"lists {out['pending']} but the messages leave {list(pending)} awaiting results",
@@ -152,16 +149,27 @@ def _check(state: Any, config: PromptConfig) -> State:
     return mark_checked(out, adapter)
 
 
-def _check_message(
-    adapter: ProviderAdapter, message: Any, path: str, index: int, pending: tuple[str, ...]
-) -> tuple[str, ...]:
-    try:
-        adapter.validate_message(message, index=index)
-        if index == 0:
-            adapter.check_first(message, index=index)
-        return advance(pending, message, adapter, index)
-    except StablePrefixError as exc:
-        raise InvalidStateError(str(exc), path=path + _inner(exc)) from exc
+def _check_order(adapter: ProviderAdapter, state: State) -> tuple[str, ...]:
+    """Validate every message and their order; return the tool calls left pending."""
+    # Runs once per message of every checked state: the path of a message is
+    # built only when it is refused.
+    pending: tuple[str, ...] = ()
+    validate = adapter.validate_message
+    index = 0
+    for part in ("committed", "recent"):
+        messages: list[Any] = state[part]  # type: ignore[literal-required,unused-ignore]
+        start, i = index, 0
+        try:
+            for i, message in enumerate(messages):
+                validate(message, index=start + i)
+                if start + i == 0:
+                    adapter.check_first(message, index=0)
+                pending = advance(pending, message, adapter, start + i)
+        except StablePrefixError as exc:
+            path = f"$.{part}[{i}]" + _inner(exc)
+            raise InvalidStateError(str(exc), path=path) from exc
+        index = start + len(messages)
+    return pending
 
 
 def _inner(exc: StablePrefixError) -> str:
@@ -169,16 +177,16 @@ def _inner(exc: StablePrefixError) -> str:
     return inner[1:] if isinstance(inner, str) and inner.startswith("$") else ""
 
 
-def _count(adapter: ProviderAdapter, message: Any, path: str) -> int:
+def _count(adapter: ProviderAdapter, message: Any, part: str, i: int) -> int:
     try:
         n = adapter.count_tokens(message)
     except StablePrefixError as exc:
-        raise InvalidStateError(f"cannot count its tokens: {exc}", path=path) from exc
+        raise InvalidStateError(f"cannot count its tokens: {exc}", path=f"$.{part}[{i}]") from exc
     if type(n) is not int or n < 0:
         raise InvalidStateError(
             f"the adapter's token count for it is {n!r}, not a whole number >= 0; "
             "fix the token counter",
-            path=path,
+            path=f"$.{part}[{i}]",
         )
     return n
 

@@ -34,9 +34,11 @@ def advance(
     >>> advance(("c1",), {"role": "tool", "tool_call_id": "c1", "content": "ok"}, a, 1)
     ()
     """
-    role = adapter.role_of(message)
     results = adapter.tool_result_ids(message)
     calls = adapter.tool_call_ids(message)
+    if not (pending or results or calls):
+        return pending  # the usual plain message: nothing to match
+    role = adapter.role_of(message)
     if len(calls) > 1 and len(set(calls)) != len(calls):
         twice = next(c for i, c in enumerate(calls) if c in calls[:i])
         raise InvalidMessageError(

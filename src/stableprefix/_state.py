@@ -23,6 +23,8 @@ Layout (version 1)::
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import math
 import re
@@ -31,7 +33,15 @@ from typing import Any, TypedDict, TypeVar
 
 from ._adapter import Message
 from ._errors import InvalidStateError, SignatureError
-from ._json import EMPTY_HASH, JSONPathError, check_plain, copy_json, sha256_hex, utf8_error
+from ._json import (
+    EMPTY_HASH,
+    JSONPathError,
+    check_plain,
+    compact_json,
+    copy_json,
+    sha256_hex,
+    utf8_error,
+)
 from ._json import with_stack_room as _with_room
 from ._signing import MAGIC, sign, verify
 
@@ -221,7 +231,7 @@ def _encode(state: State) -> str:
     if _DIGEST in state:  # a parsed document handed back as a dict
         state = {k: state[k] for k in _KEYS}  # type: ignore[literal-required,assignment]
     try:
-        body = json.dumps(state, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        body = compact_json(state)
         digest = sha256_hex(body)
     except (TypeError, ValueError) as exc:
         # A message was changed after it entered the state (it is shared with
@@ -242,12 +252,14 @@ def _digest_ok(text: str | bytes | bytearray, digest: Any) -> bool:
     if type(digest) is not str or not _HEX64.match(digest):
         return False
     try:
-        body = text.decode("utf-8") if isinstance(text, (bytes, bytearray)) else text
-        if body[-_TAIL:] != f',"{_DIGEST}":"{digest}"}}':
-            return False
-        return sha256_hex(body[:-_TAIL] + "}") == digest
+        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
     except UnicodeError:
         return False
+    if data[-_TAIL:] != f',"{_DIGEST}":"{digest}"}}'.encode():
+        return False
+    hasher = hashlib.sha256(memoryview(data)[:-_TAIL])
+    hasher.update(b"}")
+    return hasher.hexdigest() == digest
 
 
 def loads(text: str | bytes, *, keys: Sequence[str | bytes] | None = None) -> State:
@@ -285,8 +297,16 @@ def loads(text: str | bytes, *, keys: Sequence[str | bytes] | None = None) -> St
 
 
 def _parse(text: str | bytes) -> State:
+    if isinstance(text, (bytes, bytearray)) and json.detect_encoding(text) == "utf-8":
+        # json.loads would let encoded lone surrogates through; decode strictly
+        # (a document that fails is left to json.loads and the full check).
+        with contextlib.suppress(UnicodeDecodeError):
+            text = text.decode("utf-8")
+    plain = isinstance(text, str) and _no_surrogates(text)
     try:
-        data = json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        data = _DECODER.decode(text) if plain else json.loads(  # type: ignore[arg-type]
+            text, parse_constant=_reject_constant, parse_float=_finite_float
+        )
     except RecursionError:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
@@ -294,7 +314,7 @@ def _parse(text: str | bytes) -> State:
     intact = False
     if type(data) is dict and _DIGEST in data:
         intact = _digest_ok(text, data.pop(_DIGEST))
-    state = validate_state(data)
+    state = validate_state(data, parsed=plain)
     if not intact:
         return state
     out = CheckedState(state)
@@ -313,6 +333,20 @@ def _finite_float(text: str) -> float:
     return value
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
+#: A ``\uD800``-``\uDFFF`` escape: the only way JSON text that encodes as
+#: UTF-8 can produce a lone surrogate. (A false alarm, e.g. an escaped
+#: backslash followed by "ud800", only costs the slower check.)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _no_surrogates(text: str) -> bool:
+    """True when no string parsed from ``text`` can hold a lone surrogate."""
+    if not text.isascii() and utf8_error(text) is not None:
+        return False
+    return "\\" not in text or _SURROGATE_ESCAPE.search(text) is None
+
+
 _T = TypeVar("_T")
 
 
@@ -327,8 +361,14 @@ def with_stack_room(fn: Callable[..., _T], *args: Any) -> _T:
         ) from exc
 
 
-def validate_state(state: Any) -> State:
+def validate_state(state: Any, *, parsed: bool = False) -> State:
     """Check every field of ``state``; return it unchanged when valid.
+
+    Args:
+        state: the state to check.
+        parsed: ``state`` is what ``json.loads`` made of text with no lone
+            surrogate in it (so every value is plain JSON with UTF-8 text:
+            only the nesting of messages needs walking).
 
     Raises:
         InvalidStateError: naming the path of the first bad field.
@@ -359,7 +399,7 @@ def validate_state(state: Any) -> State:
     for name in ("format", "key", "context"):
         _check_optional_str(state, name)
     for part in ("committed", "recent"):
-        _check_messages(state, part)
+        _check_messages(state, part, parsed)
     _check_pending(state["pending"])
     if not isinstance(state["history_hash"], str) or not _HEX64.match(state["history_hash"]):
         raise InvalidStateError("must be 64 lowercase hex digits", path="$.history_hash")
@@ -389,7 +429,7 @@ def _check_count(value: Any, path: str) -> None:
         raise InvalidStateError(f"must be a whole number >= 0, got {value!r}", path=path)
 
 
-def _check_messages(state: dict[str, Any], part: str) -> None:
+def _check_messages(state: dict[str, Any], part: str, parsed: bool) -> None:
     messages, counts = state[part], state[f"{part}_counts"]
     if not isinstance(messages, list):
         raise InvalidStateError("must be a list of messages", path=f"$.{part}")
@@ -409,6 +449,14 @@ def _check_messages(state: dict[str, Any], part: str) -> None:
                 "a Responses function_call, a string type)",
                 path=f"$.{part}[{i}]",
             )
+        if parsed:
+            # Parsed, surrogate-free JSON is plain: a message holding only
+            # strings, numbers and nulls cannot nest too deep either.
+            for value in message.values():
+                if type(value) is dict or type(value) is list:
+                    break
+            else:
+                continue
         try:
             check_plain(message, "")
         except JSONPathError as exc:

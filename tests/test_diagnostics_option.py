@@ -216,3 +216,21 @@ def test_a_stored_session_keeps_the_id_in_memory_only() -> None:
     assert "msg_5" not in again.dumps()
     req = again.build_request(previous_response_id="msg_5")
     assert req["diagnostics"] == {"previous_message_id": "msg_5"}
+
+
+def test_the_async_manager_passes_the_id_too() -> None:
+    import asyncio
+
+    from stableprefix.stores import AsyncMemoryStore, AsyncPromptManager
+
+    async def run() -> tuple[dict, str | None]:
+        pm = await AsyncPromptManager.open(AsyncMemoryStore(), "chat-2", _anthropic())
+        await pm.append(USER)
+        await pm.append(SDKMessage("msg_b", "Hello"))
+        await pm.append({"role": "user", "content": "More"})
+        with pytest.raises(UnsupportedError):  # refused before anything is saved
+            await AsyncPromptManager(PromptConfig()).build_request(previous_response_id="x")
+        return await pm.build_request(), pm.last_response_id
+
+    request, last = asyncio.run(run())
+    assert request["diagnostics"] == {"previous_message_id": "msg_b"} and last == "msg_b"

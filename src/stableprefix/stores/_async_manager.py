@@ -23,6 +23,7 @@ from .._errors import ConflictError, StablePrefixError, StoreError
 from .._manager import PromptManager
 from .._state import State, copy_state
 from ..adapters._base import Message
+from ..functional import _check_response_id
 from ._session import MAX_RETRIES, StoreConflictEvent, _deliver, _mark
 
 if TYPE_CHECKING:
@@ -125,6 +126,11 @@ class AsyncPromptManager:
         """The prefix fingerprint (see ``functional.prefix_fingerprint``)."""
         return self._pm.fingerprint
 
+    @property
+    def last_response_id(self) -> str | None:
+        """The id of the last response appended (see ``PromptManager.last_response_id``)."""
+        return self._pm.last_response_id
+
     def dumps(self) -> str:
         """The state as JSON text."""
         return self._pm.dumps()
@@ -220,16 +226,16 @@ class AsyncPromptManager:
             actual_version=self._version,
         ) from first
 
-    async def append(self, message: Any) -> None:
-        """Append one message (and save it)."""
-        await self._persist("append", lambda: self._pm.append(message))
+    async def append(self, message: Any, *, response_id: str | None = None) -> None:
+        """Append one message (and save it); ``response_id`` as for ``PromptManager``."""
+        await self._persist("append", lambda: self._pm.append(message, response_id=response_id))
 
-    async def extend(self, messages: Iterable[Any]) -> None:
+    async def extend(self, messages: Iterable[Any], *, response_id: str | None = None) -> None:
         """Append several messages: all or none (and save them)."""
         if isinstance(messages, (dict, str, bytes)):
             raise TypeError("extend() takes an iterable of messages; use append() for one")
         batch = list(messages)
-        await self._persist("extend", lambda: self._pm.extend(batch))
+        await self._persist("extend", lambda: self._pm.extend(batch, response_id=response_id))
 
     async def transition(self) -> None:
         """Move the recent turn into committed history (and save)."""
@@ -253,10 +259,18 @@ class AsyncPromptManager:
 
     # -------------------------------------------------------------- builds
 
-    async def build_request(self, dynamic_system_prompt: str | None = None) -> dict[str, Any]:
+    async def build_request(
+        self,
+        dynamic_system_prompt: str | None = None,
+        *,
+        previous_response_id: str | None = None,
+    ) -> dict[str, Any]:
         """The SDK keyword arguments for the next request (see ``PromptManager``)."""
+        _check_response_id(self._pm.config.adapter, previous_response_id)  # before saving
         await self.record_context(dynamic_system_prompt)
-        return self._pm.build_request(dynamic_system_prompt)
+        return self._pm.build_request(
+            dynamic_system_prompt, previous_response_id=previous_response_id
+        )
 
     async def build_messages(self, dynamic_system_prompt: str | None = None) -> list[Message]:
         """The message list for OpenAI-style flows (see ``PromptManager``)."""

@@ -27,6 +27,10 @@ turns, 10,000), on the same backend, with the same deterministic messages
   ``RedisSession`` (``get_items``, then ``add_items`` of the user item and
   the reply item), as its sessions documentation shows.
 
+The contenders of one backend and size play their turns round-robin (the
+same messages, turn 1 of each, then turn 2, ...), so load from elsewhere on
+the machine slows them alike; compare the ratios.
+
 Bytes written per turn: what the turn sends to the backend to store. For
 stableprefix, the encoded entries, meta and archive record of the change;
 for the whole document, its length; for the Agents SDK, the JSON of the
@@ -206,16 +210,28 @@ def agents_redis(url: str, session_id: str, messages: list[dict], loop: Any) -> 
 # --------------------------------------------------------------------- running
 
 
-def play(turn: Callable[[dict, dict], int], size: int, turns: int) -> tuple[float, float]:
-    """Median ms per turn and mean bytes written per turn."""
+def play(
+    contenders: list[tuple[str, Callable[[dict, dict], int]]], size: int, turns: int
+) -> dict[str, tuple[float, float]]:
+    """Median ms per turn and mean bytes written per turn, by contender.
+
+    The contenders take turns round-robin (turn 1 of each, then turn 2, ...)
+    with the same messages, so a busy machine slows them alike.
+    """
     rng = random.Random(-size)
-    times, written = [], []
-    for i in range(turns):
-        user, reply = message(rng, size + 2 * i), message(rng, size + 2 * i + 1)
-        start = time.perf_counter()
-        written.append(turn(user, reply))
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times), statistics.mean(written)
+    pairs = [(message(rng, size + 2 * i), message(rng, size + 2 * i + 1)) for i in range(turns)]
+    times: dict[str, list[float]] = {name: [] for name, _ in contenders}
+    written: dict[str, list[int]] = {name: [] for name, _ in contenders}
+    for i, (user, reply) in enumerate(pairs):
+        order = contenders[i % len(contenders) :] + contenders[: i % len(contenders)]
+        for name, turn in order:
+            start = time.perf_counter()
+            written[name].append(turn(user, reply))
+            times[name].append((time.perf_counter() - start) * 1000)
+    return {
+        name: (statistics.median(times[name]), statistics.mean(written[name]))
+        for name, _ in contenders
+    }
 
 
 def start_redis() -> tuple[subprocess.Popen[bytes], str]:
@@ -313,8 +329,7 @@ def main() -> None:
                     else:
                         peer = agents_redis(url, f"a{size}", msgs, loop)
                     contenders.append(("agents-sdk", peer))
-                for name, turn in contenders:
-                    ms, written = play(turn, size, turns)
+                for name, (ms, written) in play(contenders, size, turns).items():
                     rows.append(
                         {
                             "backend": backend,

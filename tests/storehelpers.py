@@ -33,17 +33,62 @@ def twin(store: Store) -> Store:
 
 def corrupt_first_message(store: Store, session_id: str) -> None:
     """Overwrite the session's first live entry with bytes that are not an entry."""
+    replace_first_entry(store, session_id, b"{not json")
+
+
+def replace_first_entry(store: Store, session_id: str, body: bytes) -> None:
+    """Overwrite the session's first live entry behind the store's back."""
     if isinstance(store, MemoryStore):
-        store._sessions[session_id].entries[0] = b"{not json"
+        store._sessions[session_id].entries[0] = body
     elif isinstance(store, SQLiteStore):
         conn = store._db.connection()
         conn.execute(
             "UPDATE stableprefix_entries SET body = ? WHERE session = ? AND seq = "
             "(SELECT min(seq) FROM stableprefix_entries WHERE session = ?)",
-            (b"{not json", session_id, session_id),
+            (body, session_id, session_id),
         )
     else:
-        store.client.lset(f"{store.prefix}:{{{session_id}}}:log", 0, b"{not json")
+        store.client.lset(f"{store.prefix}:{{{session_id}}}:log", 0, body)
+
+
+def first_entry(store: Store, session_id: str) -> bytes:
+    """The session's first live entry as stored."""
+    if isinstance(store, MemoryStore):
+        return store._sessions[session_id].entries[0]
+    if isinstance(store, SQLiteStore):
+        row = (
+            store._db.connection()
+            .execute(
+                "SELECT body FROM stableprefix_entries WHERE session = ? ORDER BY seq LIMIT 1",
+                (session_id,),
+            )
+            .fetchone()
+        )
+        return bytes(row[0])
+    return bytes(store.client.lindex(f"{store.prefix}:{{{session_id}}}:log", 0))
+
+
+def edit_meta(store: Store, session_id: str, old: bytes, new: bytes) -> None:
+    """Replace ``old`` by ``new`` in the session's stored meta document."""
+    if isinstance(store, MemoryStore):
+        found = store._sessions[session_id]
+        assert old in found.meta
+        found.meta = found.meta.replace(old, new)
+    elif isinstance(store, SQLiteStore):
+        conn = store._db.connection()
+        (meta,) = conn.execute(
+            "SELECT meta FROM stableprefix_sessions WHERE id = ?", (session_id,)
+        ).fetchone()
+        assert old in bytes(meta)
+        conn.execute(
+            "UPDATE stableprefix_sessions SET meta = ? WHERE id = ?",
+            (bytes(meta).replace(old, new), session_id),
+        )
+    else:
+        key = f"{store.prefix}:{{{session_id}}}:meta"
+        meta = bytes(store.client.hget(key, "meta"))
+        assert old in meta
+        store.client.hset(key, "meta", meta.replace(old, new))
 
 
 def worker(kind: str, where: str, session_id: str, name: str, count: int) -> None:

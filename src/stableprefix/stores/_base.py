@@ -9,6 +9,13 @@ the state check, TTL bookkeeping, error translation and idempotent retries.
 A store remembers the last version it read or wrote per session (bounded
 LRU), which is what lets a save write only the change and a load of an
 unchanged session skip reading the messages again.
+
+Every load passes the core's state check. Rows whose seal matches (see
+``_codec``) were written by the library from a checked state, so the check
+takes the path ``loads`` takes for a document ``dumps`` wrote: structure and
+every message validated by the adapter, derived fields trusted. A session
+this store object already holds, checked for the same adapter, is handed
+out again as that checked state (fresh lists, shared messages).
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .._backends import store_errors
 from .._config import PromptConfig
 from .._errors import ConflictError, InvalidStateError, StoreError
-from .._state import State, new_state, validate_state
+from .._state import CheckedState, State, is_intact, new_state, signature, validate_state
 from ._codec import EMPTY, Delta, Seen, decode_archive, diff, meta_of, state_from
 
 if TYPE_CHECKING:
@@ -60,11 +67,29 @@ class Loaded(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class Raw:
-    """A session as a backend returns it (``entries`` is None when unchanged)."""
+    """A session as a backend returns it.
+
+    The live entries come either as a list (``entries``) or already joined
+    by commas in the database (``joined``, holding ``count`` entries); both
+    are None when the version is the one the caller already holds.
+    """
 
     version: int
     meta: bytes
     entries: list[bytes] | None
+    joined: bytes | None = None
+    count: int = 0
+
+    @property
+    def unchanged(self) -> bool:
+        """No entries were read: the caller holds this version."""
+        return self.entries is None and self.joined is None
+
+    def unpack(self) -> tuple[State, Seen]:
+        """The state and what was seen (see ``state_from``)."""
+        if self.joined is not None:
+            return state_from(self.meta, joined=self.joined, count=self.count)
+        return state_from(self.meta, self.entries or [])
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,8 +117,17 @@ class ArchivedCompaction:
     at: float | None
 
 
-def check_loaded(state: State, config: PromptConfig | None, session_id: str) -> State:
+def check_loaded(
+    state: State, config: PromptConfig | None, session_id: str, *, sealed: bool = False
+) -> State:
     """The single state check for a state read from a store.
+
+    Args:
+        sealed: the rows matched their seal: the derived fields are the
+            library's own (as for a document ``loads`` read back intact),
+            and the messages are plain JSON (the library's encoder wrote
+            them, ``json.loads`` read them), so the structure check covers
+            the other fields and the adapter checks every message.
 
     Raises:
         StoreError: the stored state does not pass (naming the session and the field).
@@ -103,6 +137,12 @@ def check_loaded(state: State, config: PromptConfig | None, session_id: str) -> 
             return validate_state(state)
         from .._check import check_state
 
+        if sealed:
+            validate_state(_shell(state))
+            intact = CheckedState(state)
+            intact._adapter, intact._derived = None, True
+            intact._sig = signature(intact)
+            state = intact  # type: ignore[assignment]
         return check_state(state, config)
     except InvalidStateError as exc:
         raise StoreError(
@@ -229,13 +269,24 @@ class StoreBase:
 
     def _decode(self, session_id: str, raw: Raw, config: PromptConfig | None) -> Loaded:
         known = self._known(session_id)
-        if raw.entries is None and known is not None and known.version == raw.version:
-            state = _state_of(known)
+        if raw.unchanged and known is not None and known.version == raw.version:
+            seen = known
+            state = _state_of(seen)
+            if config is not None:
+                adapter = config.adapter
+                if seen.checked is not None and (
+                    seen.checked is adapter or seen.checked == adapter
+                ):
+                    from .._check import mark_checked
+
+                    return Loaded(mark_checked(state, adapter), raw.version)
         else:
-            state, seen = state_from(raw.meta, raw.entries or [])
+            state, seen = raw.unpack()
             seen.version = raw.version
-            state = check_loaded(state, config, session_id)
-            self._remember(session_id, seen)
+        state = check_loaded(state, config, session_id, sealed=seen.sealed)
+        if config is not None and _same_counts(state, seen):
+            seen.checked = config.adapter
+        self._remember(session_id, seen)
         return Loaded(state, raw.version)
 
     def _plan(self, session_id: str, state: State, expected: int, base: Seen | None) -> Delta:
@@ -247,15 +298,36 @@ class StoreBase:
                 expected_version=expected,
                 actual_version=base.version if base else 0,
             )
-        return diff(base, state, now=self._clock())
+        sealed = is_intact(state) and bool(state._derived)  # type: ignore[attr-defined]
+        return diff(base, state, now=self._clock(), sealed=sealed)
 
     def _saved(self, session_id: str, state: State, delta: Delta, version: int, base: Seen) -> None:
         messages = [*state["committed"], *state["recent"]]
         counts = [*state["committed_counts"], *state["recent_counts"]]
         meta = meta_of(state)
         meta["pending"] = list(meta["pending"])
-        base = Seen(base.version, base.messages, base.counts, base.split, base.meta)
-        seen = Seen(version, messages, counts, meta["split"], meta, prev=base)
+        base = Seen(
+            base.version,
+            base.messages,
+            base.counts,
+            base.split,
+            base.meta,
+            entries_hash=base.entries_hash,
+            sealed=base.sealed,
+            checked=base.checked,
+        )
+        adapter = state._adapter if is_intact(state) else None  # type: ignore[attr-defined]
+        seen = Seen(
+            version,
+            messages,
+            counts,
+            meta["split"],
+            meta,
+            prev=base,
+            entries_hash=delta.entries_hash,
+            sealed=delta.sealed,
+            checked=adapter,
+        )
         self._remember(session_id, seen)
         self.bytes_written += delta.written
 
@@ -269,7 +341,7 @@ class StoreBase:
     def _seen_of(self, raw: Raw | None) -> Seen:
         if raw is None:
             return EMPTY
-        _, seen = state_from(raw.meta, raw.entries or [])
+        _, seen = raw.unpack()
         seen.version = raw.version
         return seen
 
@@ -463,6 +535,14 @@ class Store(StoreBase, ABC):
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _same_counts(state: State, seen: Seen) -> bool:
+    split = seen.split
+    return (
+        state["committed_counts"] == seen.counts[:split]
+        and state["recent_counts"] == seen.counts[split:]
+    )
 
 
 def _state_of(seen: Seen) -> State:

@@ -19,6 +19,16 @@ long the conversation. Messages are compared by identity first (the library
 never mutates a message, so an unchanged one is the same object) and by
 canonical JSON otherwise. ``digest`` fingerprints a change so that a retried
 save of the same change is recognised and not applied twice.
+
+The meta of a state the library checked also carries a *seal*: a SHA-256
+over the live entries (as one running hash, extended by each append) and
+the meta fields. A load whose entries and meta still match their seal reads
+rows exactly as this library wrote them, so the state check may trust the
+derived fields (token counts, history hash) as ``loads`` trusts a document
+``dumps`` wrote; a row edited by anything else breaks the seal and the load
+recomputes and compares everything. Keeping the running hash makes an
+append cost O(new entries); a compaction or rewrite hashes the live list
+again.
 """
 
 from __future__ import annotations
@@ -41,8 +51,12 @@ __all__ = [
     "decode_archive",
     "decode_entries",
     "decode_entry",
+    "decode_joined",
     "diff",
     "encode_entry",
+    "hash_entries",
+    "is_sealed",
+    "seal",
     "state_from",
 ]
 
@@ -82,8 +96,14 @@ def decode_entry(blob: bytes | str) -> tuple[Message, int]:
     return value[1], value[0]
 
 
-def decode_entries(entries: list[bytes]) -> tuple[list[Message], list[int]]:
+def decode_entries(
+    entries: list[bytes], joined: bytes | None = None
+) -> tuple[list[Message], list[int]]:
     """Messages and counts of many entries, decoded in one pass of the JSON parser.
+
+    Args:
+        entries: the stored entries.
+        joined: ``b",".join(entries)`` if the caller has it already.
 
     Raises:
         ValueError: an entry is not what ``encode_entry`` writes.
@@ -91,28 +111,38 @@ def decode_entries(entries: list[bytes]) -> tuple[list[Message], list[int]]:
     >>> decode_entries([b'[1,{"role":"user","content":"a"}]', b'[2,{"role":"assistant"}]'])
     ([{'role': 'user', 'content': 'a'}, {'role': 'assistant'}], [1, 2])
     """
-    if not entries:
-        return [], []
+    joined = b",".join(entries) if joined is None else joined
     try:
-        pairs = json.loads(b"[" + b",".join(entries) + b"]")
+        return decode_joined(joined, len(entries))
     except ValueError:
         for blob in entries:  # find and name the bad one
             decode_entry(blob)
         raise
-    if len(pairs) != len(entries):
-        raise ValueError("a stored message entry holds more than one value")
-    messages: list[Message] = []
-    counts: list[int] = []
-    for pair in pairs:
-        if (
-            not isinstance(pair, list)
-            or len(pair) != 2
-            or not isinstance(pair[0], int)
-            or not isinstance(pair[1], dict)
-        ):
-            raise ValueError("a stored message entry is not [count, message]")
-        counts.append(pair[0])
-        messages.append(pair[1])
+
+
+def decode_joined(joined: bytes, count: int) -> tuple[list[Message], list[int]]:
+    """Messages and counts of ``count`` entries joined by commas (see ``decode_entries``).
+
+    Raises:
+        ValueError: the entries are not what ``encode_entry`` writes.
+
+    >>> decode_joined(b'[1,{"role":"user","content":"a"}],[2,{"role":"assistant"}]', 2)
+    ([{'role': 'user', 'content': 'a'}, {'role': 'assistant'}], [1, 2])
+    """
+    if not count:
+        if joined:
+            raise ValueError("the stored session holds entries it does not count")
+        return [], []
+    pairs = json.loads(b"[" + joined + b"]")
+    if not isinstance(pairs, list) or len(pairs) != count:
+        raise ValueError(f"the stored entries do not hold {count} values, one per entry")
+    # The shape of every pair, checked by C loops (map/set) rather than a Python one.
+    if set(map(type, pairs)) != {list} or set(map(len, pairs)) != {2}:
+        raise ValueError("a stored message entry is not [count, message]")
+    counts: list[int] = [pair[0] for pair in pairs]
+    messages: list[Message] = [pair[1] for pair in pairs]
+    if set(map(type, counts)) != {int} or set(map(type, messages)) != {dict} or min(counts) < 0:
+        raise ValueError("a stored message entry is not [count >= 0, message]")
     return messages, counts
 
 
@@ -126,9 +156,55 @@ class Seen:
     split: int
     meta: dict[str, Any]
     prev: Seen | None = None  # the version before, when this process saved this one
+    entries_hash: Any = None  # running SHA-256 of the live entries (see ``seal``)
+    sealed: bool = False  # the stored rows match their seal (written by the library)
+    checked: Any = None  # the adapter these messages passed the state check for
 
 
-EMPTY = Seen(version=0, messages=[], counts=[], split=0, meta={})
+EMPTY = Seen(version=0, messages=[], counts=[], split=0, meta={}, entries_hash=hashlib.sha256())
+
+_SEAL = b',"seal":"'
+_SEAL_TAIL = len(_SEAL) + 32 + 2
+
+
+def seal(meta: bytes, entries_hash: Any) -> bytes:
+    """``meta`` (a compact JSON object) with the seal of it and the entries added last.
+
+    >>> import hashlib
+    >>> seal(b'{"split":0}', hashlib.sha256()).startswith(b'{"split":0,"seal":"')
+    True
+    """
+    value = hashlib.sha256(entries_hash.digest() + meta).hexdigest()[:32].encode()
+    return meta[:-1] + _SEAL + value + b'"}'
+
+
+def is_sealed(meta: bytes, entries_hash: Any) -> bool:
+    """Whether ``meta`` carries the seal of itself and of the entries hashed into ``entries_hash``.
+
+    >>> import hashlib
+    >>> h = hashlib.sha256(b"[1,{}]")
+    >>> is_sealed(seal(b'{"split":0}', h), h), is_sealed(b'{"split":0}', h)
+    (True, False)
+    """
+    if len(meta) <= _SEAL_TAIL or meta[-_SEAL_TAIL:-34] != _SEAL:
+        return False
+    return seal(meta[:-_SEAL_TAIL] + b"}", entries_hash) == meta
+
+
+def hash_entries(
+    entries: list[bytes] | tuple[bytes, ...], into: Any = None, *, after: int = 0
+) -> Any:
+    """The running hash of ``entries`` joined by commas (``into`` extended, if given).
+
+    ``after`` is how many entries ``into`` already holds (a comma goes before the next).
+    """
+    if into is None:
+        return hashlib.sha256(b",".join(entries))
+    out = into.copy()
+    if entries:
+        out.update(b"," if after else b"")
+        out.update(b",".join(entries))
+    return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +220,8 @@ class Delta:
     archive: bytes | None
     digest: str
     fresh: tuple[int, int] = (0, 0)  # new messages: [0, fresh[0]) and [fresh[1], end)
+    entries_hash: Any = None  # the running hash of the entries after this change
+    sealed: bool = False  # the meta carries a seal
 
     @property
     def written(self) -> int:
@@ -205,8 +283,11 @@ def _same(a: Message, b: Message) -> bool:
     return a is b or canonical(a) == canonical(b)
 
 
-def diff(old: Seen, state: State, *, now: float | None = None) -> Delta:
+def diff(old: Seen, state: State, *, now: float | None = None, sealed: bool = False) -> Delta:
     """The change that turns stored version ``old`` into ``state``.
+
+    ``sealed``: ``state``'s derived fields were computed by the library (it
+    is a checked state), so its meta gets a seal (see the module's notes).
 
     >>> s = {"version": 1, "format": None, "key": None, "committed": [],
     ...      "committed_counts": [], "committed_tokens": 0,
@@ -225,7 +306,14 @@ def diff(old: Seen, state: State, *, now: float | None = None) -> Delta:
     cut = len(old.messages) - drop - keep
     head = tuple(encode_entry(new[i], counts[i]) for i in range(h))
     tail = tuple(encode_entry(new[i], counts[i]) for i in range(h + keep, len(new)))
+    if old.entries_hash is not None and not (drop or cut or head):
+        entries_hash = hash_entries(tail, old.entries_hash, after=len(old.messages))
+    else:  # the front or the middle changed: hash the live list again
+        kept = [encode_entry(new[i], counts[i]) for i in range(h, h + keep)]
+        entries_hash = hash_entries([*head, *kept, *tail])
     meta = _dumps(meta_of(state))
+    if sealed:
+        meta = seal(meta, entries_hash)
     archive = None
     if drop:
         record = {
@@ -243,14 +331,35 @@ def diff(old: Seen, state: State, *, now: float | None = None) -> Delta:
         digest.update(len(blob).to_bytes(8, "big"))
         digest.update(blob)
     return Delta(
-        old.version, drop, head, cut, tail, meta, archive, digest.hexdigest()[:32], (h, h + keep)
+        old.version,
+        drop,
+        head,
+        cut,
+        tail,
+        meta,
+        archive,
+        digest.hexdigest()[:32],
+        (h, h + keep),
+        entries_hash,
+        sealed,
     )
 
 
-def state_from(meta_blob: bytes | str, entries: list[bytes]) -> tuple[State, Seen]:
+def state_from(
+    meta_blob: bytes | str,
+    entries: list[bytes] | None = None,
+    *,
+    joined: bytes | None = None,
+    count: int = 0,
+) -> tuple[State, Seen]:
     """Rebuild a state (and what was seen) from a stored meta and live entries.
 
-    The state is not checked here: ``check_loaded`` does that once.
+    The entries come as a list, or already joined by commas (``joined``,
+    ``count`` of them) when the database concatenated them.
+
+    The state is not checked here: ``check_loaded`` does that once. The
+    returned ``Seen.sealed`` says whether the entries and meta match their
+    seal (the rows are exactly as the library wrote them).
 
     Raises:
         ValueError: the stored data cannot be decoded.
@@ -259,7 +368,16 @@ def state_from(meta_blob: bytes | str, entries: list[bytes]) -> tuple[State, See
     meta = json.loads(meta_blob)
     if not isinstance(meta, dict) or not all(k in meta for k in (*_META_KEYS, "split")):
         raise ValueError("the stored session meta is not a meta document")
-    messages, counts = decode_entries(entries)
+    if joined is None:
+        entries = entries or []
+        joined = b",".join(entries)
+    entries_hash = hashlib.sha256(joined)
+    blob = meta_blob.encode() if isinstance(meta_blob, str) else bytes(meta_blob)
+    sealed = meta.pop("seal", None) is not None and is_sealed(blob, entries_hash)
+    if entries is not None:
+        messages, counts = decode_entries(entries, joined)
+    else:
+        messages, counts = decode_joined(joined, count)
     split = meta["split"]
     if not isinstance(split, int) or not 0 <= split <= len(messages):
         raise InvalidStateError(f"split {split!r} outside the {len(messages)} stored messages")
@@ -278,7 +396,8 @@ def state_from(meta_blob: bytes | str, entries: list[bytes]) -> tuple[State, See
         "history_hash": meta["history_hash"],
         "compactions": meta["compactions"],
     }
-    return state, Seen(version=0, messages=messages, counts=counts, split=split, meta=meta)
+    seen = Seen(0, messages, counts, split, meta, entries_hash=entries_hash, sealed=sealed)
+    return state, seen
 
 
 def decode_archive(blob: bytes) -> dict[str, Any]:

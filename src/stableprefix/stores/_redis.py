@@ -5,10 +5,12 @@ store also works on Redis Cluster: ``<prefix>:{id}:meta`` (a hash: version,
 meta document, digest of the last change), ``<prefix>:{id}:log`` (a list of
 live entries) and ``<prefix>:{id}:archive`` (a list of compressed
 compaction records). Both reading and saving are Lua scripts, so each runs
-atomically on the server: the save script compares the stored version with
-the one the change was computed from, recognises a retried change by its
-digest, applies ``LTRIM`` for dropped/cut entries, ``LPUSH`` for a summary
-head and ``RPUSH`` for new messages, and sets the expiry of all three keys
+atomically on the server. The read script joins the live entries into one
+reply, so a load receives one value, not one per message. The save script
+compares the stored version with the one the change was computed from,
+recognises a retried change by its digest, applies ``LTRIM`` for
+dropped/cut entries, ``LPUSH`` for a summary head and ``RPUSH`` for new
+messages, and sets the expiry of all three keys
 (server-side TTL). An append sends only the new entries and the meta.
 """
 
@@ -42,7 +44,8 @@ if ttl > 0 then
 end
 local meta = redis.call('HGET', KEYS[1], 'meta')
 if v == ARGV[1] then return {v, meta} end
-return {v, meta, redis.call('LRANGE', KEYS[2], 0, -1)}
+local log = redis.call('LRANGE', KEYS[2], 0, -1)
+return {v, meta, table.concat(log, ','), #log}
 """
 
 WRITE_SCRIPT = """
@@ -127,10 +130,11 @@ def raw_of(reply: Any) -> Raw | None:
     """
     if reply is None:
         return None
-    if not isinstance(reply, (list, tuple)) or len(reply) not in (2, 3):
+    if not isinstance(reply, (list, tuple)) or len(reply) not in (2, 4):
         raise ValueError(f"unexpected reply from the read script: {str(reply)[:80]}")
-    entries = [bytes(e) for e in reply[2]] if len(reply) == 3 else None
-    return Raw(int(reply[0]), bytes(reply[1]), entries)
+    if len(reply) == 2:
+        return Raw(int(reply[0]), bytes(reply[1]), None)
+    return Raw(int(reply[0]), bytes(reply[1]), None, bytes(reply[2]), int(reply[3]))
 
 
 class RedisStore(Store):

@@ -111,16 +111,22 @@ class SQLiteStore(Store):
                 expired = True
             else:
                 expired = False
-                entries = None
+                joined, count = None, 0
                 if version != known:
-                    entries = [
-                        bytes(b)
-                        for (b,) in conn.execute(
-                            f"SELECT body FROM {p}_entries WHERE session = ? AND seq >= ?"
-                            " AND seq < ? ORDER BY seq",
-                            (session_id, lo, hi),
+                    # SQLite joins the entries itself (one value, not a row per
+                    # message); the inner ORDER BY fixes their order, as a
+                    # subquery with ORDER BY is never flattened into an aggregate.
+                    blob, count = conn.execute(
+                        f"SELECT CAST(group_concat(body, ',') AS BLOB), count(*) FROM (SELECT"
+                        f" body FROM {p}_entries WHERE session = ? AND seq >= ? AND seq < ?"
+                        " ORDER BY seq)",
+                        (session_id, lo, hi),
+                    ).fetchone()
+                    joined = bytes(blob or b"")
+                    if count != hi - lo:
+                        raise ValueError(
+                            f"the session lists {hi - lo} live entries but {count} are stored"
                         )
-                    ]
         if expired:
             self._drop_expired(session_id)
             return None
@@ -130,7 +136,7 @@ class SQLiteStore(Store):
                     f"UPDATE {p}_sessions SET expires = ? WHERE id = ? AND version = ?",
                     (self._expires(), session_id, version),
                 )
-        return Raw(version, bytes(meta), entries)
+        return Raw(version, bytes(meta), None, joined, count)
 
     def _drop_expired(self, session_id: str) -> None:
         with self._db.transaction() as conn:

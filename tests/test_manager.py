@@ -16,6 +16,7 @@ from stableprefix import (
     PromptConfig,
     PromptManager,
     dumps,
+    loads,
     new_state,
 )
 from stableprefix import functional as F
@@ -192,3 +193,30 @@ def test_manager_summary_flow() -> None:
     assert pm.fingerprint != fp
     assert pm.state["committed"][0]["content"] == "They asked four things."
     assert PromptConfig()  # sanity: default config still builds
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=FORMAT_IDS)
+def test_repeated_dumps_write_exactly_what_a_fresh_dumps_writes(fmt: Fmt) -> None:
+    """The manager reuses the JSON of messages it already wrote: never stale text."""
+    pm = PromptManager(config_for(fmt, transition_mode="agent_cycle"))
+    outputs = []
+
+    def check() -> None:
+        text = pm.dumps()
+        assert text == dumps(pm.state)  # the same bytes as a state dumped from scratch
+        assert loads(text) == pm.state
+        outputs.append(text)
+
+    check()
+    for i in range(4):
+        pm.append(fmt.user(f"question {i} ☕"))
+        check()
+        for message in [*fmt.calls(f"c{i}"), *fmt.results(f"c{i}"), fmt.assistant(f"answer {i}")]:
+            pm.append(message)
+        check()
+        check()
+    pm.apply_summary("Asked four questions; all answered.", keep_last_rounds=1)
+    check()  # messages dropped from the front
+    pm.record_context("now: 10:00")
+    check()
+    assert len(set(outputs)) < len(outputs)  # some calls did repeat (the cache was used)

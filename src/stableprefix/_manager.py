@@ -32,7 +32,15 @@ from ._compaction import CompactionEvent
 from ._config import PromptConfig
 from ._errors import TransitionError
 from ._events import Event
-from ._state import State, copy_state, deep_copy_state, dump_valid, loads, new_state
+from ._state import (
+    MessageTexts,
+    State,
+    copy_state,
+    deep_copy_state,
+    dump_valid,
+    loads,
+    new_state,
+)
 
 __all__ = ["PromptManager"]
 
@@ -70,6 +78,10 @@ class PromptManager:
         self._unhashed = 0  # committed messages not yet folded into history_hash
         self._last_response_id: str | None = None
         self._busy = False  # a change is being computed (user code may be running)
+        # The JSON of messages already written by dumps(), kept from the
+        # second call on (a manager dumped once, as in a request handler,
+        # keeps nothing).
+        self._texts: MessageTexts | None = None
 
     def _enter(self) -> None:
         """Refuse a change from inside a hook of a change in progress (under the lock)."""
@@ -169,7 +181,14 @@ class PromptManager:
     def dumps(self) -> str:
         """The state as JSON text (see ``stableprefix.dumps``)."""
         with self._lock:
-            return dump_valid(self._settled())  # valid by construction
+            # Valid by construction; its messages are never changed, so the
+            # text of those already written is reused. Writing messages one
+            # by one costs more than one call of the encoder, so the first
+            # call does that and only the next ones build and reuse texts.
+            text = dump_valid(self._settled(), self._texts)
+            if self._texts is None:
+                self._texts = {}
+            return text
 
     # -------------------------------------------------------------- changes
 

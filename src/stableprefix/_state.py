@@ -48,6 +48,7 @@ from ._signing import MAGIC, sign, verify
 __all__ = [
     "STATE_VERSION",
     "CheckedState",
+    "MessageTexts",
     "State",
     "copy_state",
     "deep_copy_state",
@@ -222,22 +223,64 @@ def dumps(state: State, *, key: str | bytes | None = None) -> str:
     return text if key is None else sign(text, key)
 
 
-def dump_valid(state: State) -> str:
-    """``dumps`` for a state known to be valid (skips the structure check)."""
-    return with_stack_room(_encode, state)
+#: The JSON text of messages already written, by ``id`` of the message: the
+#: entry holds the message itself, so the id cannot be reused while cached.
+MessageTexts = dict[int, tuple[Message, str]]
 
 
-def _encode(state: State) -> str:
+def dump_valid(state: State, texts: MessageTexts | None = None) -> str:
+    """``dumps`` for a state known to be valid (skips the structure check).
+
+    Args:
+        state: a valid state.
+        texts: the JSON of messages written by an earlier call, for an owner
+            (a ``PromptManager``) whose messages nobody changes: they are not
+            encoded again. Updated in place to hold this state's messages.
+    """
+    return with_stack_room(_encode, state, texts)
+
+
+def _encode(state: State, texts: MessageTexts | None) -> str:
     if _DIGEST in state:  # a parsed document handed back as a dict
         state = {k: state[k] for k in _KEYS}  # type: ignore[literal-required,assignment]
     try:
-        body = compact_json(state)
+        body = compact_json(state) if texts is None else _assemble(state, texts)
         digest = sha256_hex(body)
     except (TypeError, ValueError) as exc:
         # A message was changed after it entered the state (it is shared with
         # built requests); say so rather than writing a document we cannot read.
         raise InvalidStateError(f"holds a value that is not plain JSON ({exc})") from exc
     return f'{body[:-1]},"{_DIGEST}":"{digest}"}}'
+
+
+def _assemble(state: State, texts: MessageTexts) -> str:
+    """``compact_json(state)`` (fields in ``_KEYS`` order), reusing message texts."""
+    # One join of all the pieces: concatenating with ``+`` copies the whole
+    # document again for every piece added.
+    fresh: MessageTexts = {}
+    pieces = ["{"]
+    for name in _KEYS:
+        pieces.append(f'"{name}":')
+        if name != "committed" and name != "recent":
+            pieces.append(compact_json(state[name]))  # type: ignore[literal-required]
+            pieces.append(",")
+            continue
+        pieces.append("[")
+        for message in state[name]:  # type: ignore[literal-required]
+            key = id(message)
+            hit = texts.get(key)
+            if hit is None or hit[0] is not message:
+                hit = (message, compact_json(message))
+            fresh[key] = hit
+            pieces.append(hit[1])
+            pieces.append(",")
+        if pieces[-1] == ",":
+            pieces.pop()
+        pieces.append("],")
+    pieces[-1] = "}"
+    texts.clear()  # only the messages of this state stay cached
+    texts.update(fresh)
+    return "".join(pieces)
 
 
 #: The last field of a written document: the SHA-256 of the document

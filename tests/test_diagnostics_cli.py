@@ -130,3 +130,77 @@ def test_readme_diagnostics_section_prints_what_it_shows():
     with contextlib.redirect_stdout(out):
         exec(compile(found.group(1), "README.md:diagnostics", "exec"), {"__name__": "readme"})
     assert out.getvalue() == found.group(2)
+
+
+def _with_diagnoses(path: str, answers: list[dict]) -> str:
+    with open(path) as fh:
+        lines = fh.read().splitlines()
+    out = []
+    for line, extra in zip(lines, answers, strict=True):
+        entry = json.loads(line)
+        entry["response"] = {**entry.get("response", {}), **extra}
+        out.append(json.dumps(entry))
+    with open(path, "w") as fh:
+        fh.write("\n".join(out) + "\n")
+    return path
+
+
+def _miss(reason: str, tokens: int) -> dict:
+    return {"diagnostics": {"cache_miss_reason": {"type": reason,
+                                                  "cache_missed_input_tokens": tokens}}}
+
+
+def test_the_providers_diagnostics_are_shown_and_disagreements_flagged(tmp_path):
+    path = _with_diagnoses(
+        _log(tmp_path, "anthropic"),
+        [
+            {"diagnostics": {"cache_miss_reason": None}},
+            _miss("messages_changed", 12),  # we see an intact prefix
+            _miss("system_changed", 900),  # the date in the system prompt
+            _miss("tools_changed", 950),  # the tools were reordered
+        ],
+    )
+    out = io.StringIO()
+    assert main([path], out=out) == 0
+    rows = out.getvalue().splitlines()[1:5]
+    assert rows[0].endswith("first_request  [anthropic: pending; pending]")
+    assert rows[1].endswith("no_change  [anthropic: messages_changed 12; DISAGREE]")
+    assert rows[2].endswith("volatile_value  [anthropic: system_changed 900; agree]")
+    assert rows[3].endswith("tools_reordered  [anthropic: tools_changed 950; agree]")
+    text = out.getvalue()
+    assert "provider diagnostics: 2 agree, 1 disagree, 1 pending" in text
+    assert "disagrees with our explanation on line(s) 2\n" in text
+
+
+def test_openai_responses_diagnostics_in_a_log(tmp_path):
+    usage = {"usage": {"input_tokens": 900, "input_tokens_details": {"cached_tokens": 0},
+                       "output_tokens": 3}}
+    path = _with_diagnoses(
+        _log(tmp_path, "openai_responses"),
+        [
+            usage,
+            {**usage, "prompt_cache_diagnostics": {"type": "cache_hit"}},
+            {**usage, "prompt_cache_diagnostics": {"type": "cache_miss",
+                                                   "reason": "input_changed",
+                                                   "cache_missed_tokens": 800}},
+            {**usage, "prompt_cache_diagnostics": {"type": "comparison_response_not_found"}},
+        ],
+    )
+    out = io.StringIO()
+    assert main([path], out=out) == 0
+    rows = out.getvalue().splitlines()[1:5]
+    assert rows[0].endswith("first_request")  # no diagnostics in that response
+    assert rows[1].endswith("no_change  [openai: cache_hit; agree]")
+    assert rows[2].endswith("[openai: input_changed 800; agree]")
+    assert rows[3].endswith("[openai: comparison_response_not_found; not_found]")
+    assert "provider diagnostics: 2 agree, 1 not_found" in out.getvalue()
+
+
+def test_malformed_diagnostics_name_the_line(tmp_path, capsys):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"request": {"messages": []}, "format": "anthropic",
+                                "response": {"usage": {"input_tokens": 5, "output_tokens": 1},
+                                             "diagnostics": "oops"}}) + "\n")
+    assert main([str(path)], out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert "bad.jsonl:1: unreadable cache diagnostics" in err and "$.diagnostics" in err

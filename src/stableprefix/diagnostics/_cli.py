@@ -6,7 +6,11 @@ optional ``"usage"``, ``"time"`` (seconds or ISO 8601), ``"answered"``,
 ``"session"`` and ``"format"``. Lines are grouped by session, each session
 is replayed through ``attribute`` (explanations plus the cache models), and
 the report prints one row per request and a summary of the money lost per
-cause, largest first.
+cause, largest first. A logged response that carries the provider's own
+cache diagnostics (Anthropic ``diagnostics``, OpenAI
+``prompt_cache_diagnostics``) is reconciled with our explanation: the row
+shows what the provider said and whether we agree, and the summary lists
+the lines where we do not.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from .._errors import DiagnosticsError, StablePrefixError
 from .._usage import CacheUsage
 from ._attribution import Attribution, attribute
 from ._lint import guess_format
+from ._provider import parse_diagnostics, reconcile
+from ._report import ProviderDiagnosis
 from ._rules import resolve_adapter
 
 __all__ = ["LogEntry", "main", "read_log", "report"]
@@ -40,6 +46,8 @@ class LogEntry:
         time: when it was sent, in seconds.
         usage: the usage its response reported, if logged.
         answered: when its response began, if logged.
+        diagnosis: the provider's own cache diagnostics in the logged
+            response, if any.
     """
 
     line: int
@@ -49,6 +57,7 @@ class LogEntry:
     time: float
     usage: CacheUsage | None
     answered: float | None
+    diagnosis: ProviderDiagnosis | None = None
 
 
 def _seconds(value: Any, where: str) -> float | None:
@@ -82,6 +91,13 @@ def _entry(obj: Any, n: int, where: str, fmt: str | None) -> LogEntry:
         except StablePrefixError as exc:
             raise DiagnosticsError(f"unreadable usage: {exc}", path=where) from exc
     time = _seconds(obj.get("time", obj.get("timestamp")), where)
+    diagnosis = None
+    response = obj.get("response")
+    if isinstance(response, Mapping):
+        try:
+            diagnosis = parse_diagnostics(response)
+        except DiagnosticsError as exc:
+            raise DiagnosticsError(f"unreadable cache diagnostics: {exc}", path=where) from exc
     return LogEntry(
         line=n,
         request=request,
@@ -90,6 +106,7 @@ def _entry(obj: Any, n: int, where: str, fmt: str | None) -> LogEntry:
         time=float(n) if time is None else time,
         usage=usage,
         answered=_seconds(obj.get("answered"), where),
+        diagnosis=diagnosis,
     )
 
 
@@ -151,6 +168,20 @@ def _analyse(entries: list[LogEntry], model: str | None) -> list[_Row]:
     return sorted(rows, key=lambda r: r.entry.line)
 
 
+def _provider_note(row: _Row) -> tuple[str, str | None]:
+    """The row's note on the provider's diagnosis, and the verdict (``None``: none)."""
+    diag = row.entry.diagnosis
+    if diag is None:
+        return "", None
+    said = diag.reason or diag.status
+    if diag.missed_tokens is not None:
+        said += f" {diag.missed_tokens}"
+    exp = row.attribution.explanation
+    verdict = reconcile(exp, diag).agreement if exp is not None else diag.status
+    shown = "DISAGREE" if verdict == "disagree" else verdict
+    return f"  [{diag.provider}: {said}; {shown}]", verdict
+
+
 def _cost(row: _Row) -> float:
     exp = row.attribution.explanation
     return exp.miss_cost_usd or 0.0 if exp is not None else 0.0
@@ -171,14 +202,18 @@ def report(entries: list[LogEntry], *, model: str | None = None, out: TextIO) ->
     head = f"{'line':>5} {'session':<10} {'tokens':>8} {'expected':>8} {'observed':>8} "
     out.write(head + f"{'lost':>7} {'cost $':>10}  cause\n")
     by_cause: dict[str, list[float]] = {}
+    verdicts: dict[str, list[int]] = {}
     for r in rows:
         a = r.attribution
         lost = a.lost_to_prefix + a.lost_to_rules
         observed = "-" if a.observed_read is None else str(a.observed_read)
         cost = _cost(r)
+        note, verdict = _provider_note(r)
+        if verdict is not None:
+            verdicts.setdefault(verdict, []).append(r.entry.line)
         out.write(
             f"{r.entry.line:>5} {r.entry.session[:10]:<10} {a.total_tokens:>8} "
-            f"{a.expected_read:>8} {observed:>8} {lost:>7} {cost:>10.6f}  {a.cause}\n"
+            f"{a.expected_read:>8} {observed:>8} {lost:>7} {cost:>10.6f}  {a.cause}{note}\n"
         )
         if a.cause not in ("first_request", "no_change"):
             tally = by_cause.setdefault(a.cause, [0.0, 0.0, 0.0])
@@ -193,6 +228,12 @@ def report(entries: list[LogEntry], *, model: str | None = None, out: TextIO) ->
         fix = _fix_of(rows, cause)
         if fix:
             out.write(f"               fix: {fix}\n")
+    if verdicts:
+        counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(verdicts.items()))
+        out.write(f"\nprovider diagnostics: {counts}\n")
+        if "disagree" in verdicts:
+            lines = ", ".join(str(n) for n in verdicts["disagree"])
+            out.write(f"  the provider disagrees with our explanation on line(s) {lines}\n")
     return total
 
 

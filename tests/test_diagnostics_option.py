@@ -234,3 +234,18 @@ def test_the_async_manager_passes_the_id_too() -> None:
 
     request, last = asyncio.run(run())
     assert request["diagnostics"] == {"previous_message_id": "msg_b"} and last == "msg_b"
+
+
+def test_asking_for_diagnostics_does_not_change_the_response_cache_key() -> None:
+    """The previous response's id changes every turn; the answer does not depend on it."""
+    from stableprefix.response_cache import ResponseCache
+
+    cache = ResponseCache(namespace="tests")
+    for cfg in (_anthropic(), _responses()):
+        s = F.append_message(new_state(), USER, cfg)
+        plain = F.build_request(s, cfg)
+        asked = F.build_request(s, cfg, previous_response_id="id_1")
+        other = F.build_request(s, cfg, previous_response_id="id_2")
+        assert asked != other
+        keys = {cache.explain_key({"model": "m", **r}).key for r in (plain, asked, other)}
+        assert len(keys) == 1

@@ -54,6 +54,7 @@ NOT_OUTPUT: list[tuple[str, Any]] = [
     ("prompt_cache_key", "chat-42"),
     ("prompt_cache_retention", "24h"),
     ("prompt_cache_options", {"mode": "explicit", "ttl": "30m"}),
+    ("diagnostics", {"previous_message_id": "msg_1"}),
     ("metadata", {"user_id": "u1"}),
     ("user", "u1"),
     ("safety_identifier", "s1"),

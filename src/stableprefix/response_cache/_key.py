@@ -15,7 +15,8 @@ What is left out of the key, and why (``EXCLUDED_FIELDS`` and
 - prompt-cache controls: ``cache_control``, ``prompt_cache_breakpoint`` (at
   any depth), ``prompt_cache_key``, ``prompt_cache_retention``,
   ``prompt_cache_options``: they decide what the provider caches, not what
-  it answers;
+  it answers; likewise Anthropic's ``diagnostics`` (which earlier response
+  to compare the cache with);
 - bookkeeping: ``metadata``, ``user``, ``safety_identifier``, ``store``:
   tags and retention of the request on the provider side;
 - transport: ``stream``, ``stream_options``, ``timeout``, ``max_retries``,
@@ -64,6 +65,7 @@ EXCLUDED_FIELDS: frozenset[str] = frozenset(
         "prompt_cache_key",
         "prompt_cache_retention",
         "prompt_cache_options",
+        "diagnostics",
         "metadata",
         "user",
         "safety_identifier",

@@ -85,13 +85,63 @@ def test_stableprefix_beats_naive_on_the_agent_loop_under_anthropic(runs: list[A
 
 def test_table_and_markdown_have_one_line_per_run(runs: list[Any]) -> None:
     table = render(runs, "table", notes=["a note"]).splitlines()
-    assert table[0].startswith("workload") and table[-1] == "a note"
+    assert (
+        table[0].startswith("models: anthropic-sim = claude-sonnet-4-5") and table[-1] == "a note"
+    )
+    strategies = [line for line in table if " sliding-window " in line]
     md = render(runs, "markdown").splitlines()
-    assert len([line for line in md if line.startswith("| ")]) == len(runs) + 2  # header and rule
+    # two tables (summary, then one row per run), each with a header and a rule
+    summary = 2 * 3  # workloads x cache models
+    assert len([line for line in md if line.startswith("| ")]) == summary + len(runs) + 4
     detail = render(runs[:1], "table", detail=True)
     assert detail.count("\n") > len(runs[0].turns)
     with pytest.raises(ValueError, match="unknown format"):
         render(runs, "html")
+    assert strategies  # every strategy is listed by name
+
+
+def test_strategies_for_one_cache_model_sit_together(runs: list[Any]) -> None:
+    md = render(runs, "markdown").splitlines()
+    rule = md.index("| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    groups: list[tuple[str, str]] = []
+    for line in md[rule + 1 :]:  # a blank cell repeats the cell above
+        cells = [c.strip() for c in line.split("|")[1:-1]]
+        groups.append((cells[0] or groups[-1][0], cells[1] or groups[-1][1]))
+    assert len(groups) == len(runs)
+    # each (workload, cache model) is one contiguous block holding all three strategies
+    starts = [i for i in range(len(groups)) if i == 0 or groups[i] != groups[i - 1]]
+    assert len(starts) == len(set(groups)) == 2 * 3
+    assert all(groups[i : i + 3] == [groups[i]] * 3 for i in starts)
+
+
+def test_summary_names_the_cheapest_strategy_and_the_best_peer(runs: list[Any]) -> None:
+    doc = json.loads(render(runs, "json"))
+    assert len(doc["summary"]) == 2 * 3
+    for row in doc["summary"]:
+        group = [r for r in runs if (r.workload, r.provider) == (row["workload"], row["provider"])]
+        bills = {r.strategy: r.bill for r in group}
+        assert bills[row["best"]] == min(bills.values())
+        assert row["peer"] in ("naive", "sliding-window")
+        assert bills[row["peer"]] == min(bills["naive"], bills["sliding-window"])
+        assert row["peer_vs_ours"] == pytest.approx(
+            bills[row["peer"]] / bills["stableprefix"], abs=1e-4
+        )
+        assert row["best_vs_naive"] == pytest.approx(
+            1 - bills[row["best"]] / bills["naive"], abs=1e-4
+        )
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_default_report_fits_100_columns(capsys: pytest.CaptureFixture[str], fmt: str) -> None:
+    # every workload, strategy and cache model: the widest names and numbers there are
+    code, out, _err = run_cli(capsys, "--compare", "--turns", "2", "--format", fmt)
+    assert code == 0
+    lines = out.splitlines()
+    assert len(lines) > 6 * 5 * 6  # one line per run at least
+    too_wide = [line for line in lines if len(line) > 100]
+    assert not too_wide, too_wide[:3]
+    code, out, _err = run_cli(capsys, "--compare", "--turns", "2", "--format", fmt, "--detail")
+    assert any(len(line) > 100 for line in out.splitlines())  # the wide detail is extra
 
 
 # --------------------------------------------------------------------- CLI
@@ -288,7 +338,59 @@ def test_live_failure_exits_1_with_the_providers_message(
         "1",
     )
     assert code == 1
-    assert "anthropic request 1/1 (clock-chat, stableprefix) failed" in err
+    assert f"anthropic request 1/1 (clock-chat, stableprefix) to {url} failed" in err
+    assert f"could not connect to {url}" in err
+
+
+def test_a_refused_connection_names_the_url(
+    capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    with FakeServer() as srv:  # a loopback port that nothing listens on any more
+        url = srv.url + "/v1"
+    out = tmp_path / "report.json"
+    code, _out, err = run_cli(
+        capsys, "--provider", "openai-compatible", "--base-url", url, "--workload",
+        "clock-chat", "--turns", "1", "--output", str(out),
+    )  # fmt: skip
+    assert code == 1
+    assert f"could not connect to {url}" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("missing/report.md", "does not exist: create it first"),
+        (".", "it is a directory"),
+        ("locked/report.md", "is not writable"),
+    ],
+)
+def test_output_is_checked_before_anything_runs(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+    where: str,
+    message: str,
+) -> None:
+    import os
+
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    if where.startswith("locked") and os.access(locked, os.W_OK):  # root writes anywhere
+        locked.chmod(0o700)
+        pytest.skip("running as a user that ignores directory permissions")
+    played: list[Any] = []
+    import stableprefix.benchmark._cli as cli
+
+    monkeypatch.setattr(cli, "_simulate", lambda *a: played.append(a) or [])
+    try:
+        code, out, err = run_cli(capsys, "--workload", "clock-chat", "--output",
+                                 str(tmp_path / where))  # fmt: skip
+    finally:
+        locked.chmod(0o700)
+    assert code == 2 and out == "" and played == []
+    assert f"cannot write --output {tmp_path / where}: " in err and message in err
 
 
 def test_a_strategy_that_cannot_play_is_reported_not_fatal() -> None:

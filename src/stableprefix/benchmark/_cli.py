@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ from ._score import SIM_PROVIDERS, SIMULATED, Run
 from ._strategies import DEFAULT_STRATEGY, STRATEGIES
 from ._workloads import DEFAULT_TURNS, MAX_TURNS, WORKLOADS, build_workload
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "check_output", "main"]
 
 PROG = "stableprefix-benchmark"
 _LIVE_DEFAULT_WORKLOAD = "clock-chat"
@@ -96,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--model",
         help="model to price and simulate (default per provider: "
-        "claude-sonnet-5-5, gpt-5-mini, gemini-2.5-flash)",
+        "claude-sonnet-5-5, gpt-5.6-terra, gemini-3.8-flash)",
     )
     p.add_argument(
         "--workload",
@@ -213,14 +214,14 @@ class _Progress:
     def __call__(self, text: str) -> None:
         self.count += 1
         if self.tty:
-            self.stream.write("\r" + text[:150].ljust(150))
+            self.stream.write("\r" + text[:99].ljust(99))
         elif self.count % 10 == 1:
             self.stream.write(text + "\n")
         self.stream.flush()
 
     def done(self) -> None:
         if self.tty and self.count:
-            self.stream.write("\r" + " " * 150 + "\r")
+            self.stream.write("\r" + " " * 99 + "\r")
             self.stream.flush()
 
 
@@ -267,6 +268,7 @@ def _live(plan: _Plan, args: argparse.Namespace, parser: argparse.ArgumentParser
                         send=send,
                         progress=progress,
                         prompt_ids=exact,
+                        url=args.base_url,
                     )
                 )
     finally:
@@ -308,6 +310,28 @@ def _notes(plan: _Plan) -> list[str]:
             "laid out as for OpenAIAdapter(engine='llama.cpp')."
         )
     return notes
+
+
+def check_output(path: str) -> str | None:
+    """Why the report cannot be written to ``path``, or ``None`` when it can.
+
+    Checked before anything runs, so a long run never ends in a lost report.
+
+    >>> check_output("/nonexistent-dir/report.md")
+    "its directory '/nonexistent-dir' does not exist: create it first"
+    """
+    target = os.path.abspath(path)
+    parent = os.path.dirname(target)
+    if os.path.isdir(target):
+        return "it is a directory: give a file name (e.g. report.md inside it)"
+    if not os.path.isdir(parent):
+        return f"its directory {parent!r} does not exist: create it first"
+    if os.path.exists(target):
+        if not os.access(target, os.W_OK):
+            return "the file is not writable: choose another path or change its permissions"
+    elif not os.access(parent, os.W_OK | os.X_OK):
+        return f"its directory {parent!r} is not writable: choose another path"
+    return None
 
 
 def _write_truth(text: str, args: argparse.Namespace) -> int:
@@ -382,6 +406,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.output is not None:
+        problem = check_output(args.output)
+        if problem is not None:
+            parser.error(f"cannot write --output {args.output}: {problem}")
     if args.truth_check:
         return _truth_check(args, parser)
     plan = _plan(args, parser)

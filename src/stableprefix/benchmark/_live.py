@@ -67,17 +67,36 @@ class LiveProvider:
     key_vars: tuple[str, ...]
     default_model: str
     extra: str
+    #: The SDK's endpoint when no ``--base-url`` is given (named in errors).
+    default_url: str | None = None
 
 
 LIVE_PROVIDERS: dict[str, LiveProvider] = {
     p.name: p
     for p in (
         LiveProvider(
-            "anthropic", "anthropic", ("ANTHROPIC_API_KEY",), "claude-sonnet-5-5", "anthropic"
+            "anthropic",
+            "anthropic",
+            ("ANTHROPIC_API_KEY",),
+            "claude-sonnet-5-5",
+            "anthropic",
+            "https://api.anthropic.com",
         ),
-        LiveProvider("openai", "openai", ("OPENAI_API_KEY",), "gpt-5-mini", "openai"),
         LiveProvider(
-            "gemini", "gemini", ("GEMINI_API_KEY", "GOOGLE_API_KEY"), "gemini-2.5-flash", "gemini"
+            "openai",
+            "openai",
+            ("OPENAI_API_KEY",),
+            "gpt-5.6-terra",
+            "openai",
+            "https://api.openai.com/v1",
+        ),
+        LiveProvider(
+            "gemini",
+            "gemini",
+            ("GEMINI_API_KEY", "GOOGLE_API_KEY"),
+            "gemini-3.8-flash",
+            "gemini",
+            "https://generativelanguage.googleapis.com",
         ),
         LiveProvider("openai-compatible", "openai", (), "local", "openai"),
     )
@@ -228,6 +247,7 @@ def live_run(
     send: Sender,
     progress: Progress | None = None,
     prompt_ids: PromptIds | None = None,
+    url: str | None = None,
 ) -> Run:
     """Play ``strategy`` through ``workload`` against the provider; score what it reported.
 
@@ -235,10 +255,12 @@ def live_run(
     set (nothing more is sent for it); a request the provider refuses ends
     the whole benchmark. With ``prompt_ids`` (``llama_cpp_prompt_ids``) the
     ideal-cache column is computed on the exact prompt ids of each request.
+    ``url`` (the endpoint, default the provider's) is named when a request fails.
 
     Raises:
-        LiveError: a request failed (the provider's message is included).
+        LiveError: a request failed (the provider's message and the URL are included).
     """
+    url = url or provider.default_url
     workload = _fresh(workload)
     session = factory(workload, wire)
     usages: list[CacheUsage] = []
@@ -268,10 +290,8 @@ def live_run(
         except ImportError:
             raise
         except Exception as exc:  # any SDK or HTTP failure ends the run with its message
-            raise LiveError(
-                f"{provider.name} request {i + 1}/{total} ({workload.name}, {strategy}) "
-                f"failed: {type(exc).__name__}: {exc}"
-            ) from exc
+            raise LiveError(_failure(provider, url, f"{i + 1}/{total}", workload.name,
+                                     strategy, exc)) from exc  # fmt: skip
         usages.append(usage)
         flat = wire.adapter.flatten(request) if prompt_ids is None else _exact(prompt_ids, request)
         flats.append((flat, time.monotonic() - start))
@@ -294,6 +314,32 @@ def live_run(
         times=[t for _f, t in flats],
         priced=known_model(model),
     )
+
+
+def _refused(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a failure to connect at all."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # SDK errors wrap the transport's, which wrap the socket's
+        if seen is None:
+            return False
+        if isinstance(seen, ConnectionError) or "connect" in type(seen).__name__.lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _failure(
+    provider: LiveProvider, url: str | None, which: str, workload: str, strategy: str,
+    exc: BaseException,
+) -> str:  # fmt: skip
+    where = f" to {url}" if url else ""
+    text = (
+        f"{provider.name} request {which} ({workload}, {strategy}){where} failed: "
+        f"{type(exc).__name__}: {exc}"
+    )
+    if _refused(exc):
+        text += f" (could not connect to {url}: is the server running and the URL right?)"
+    return text
 
 
 def _exact(prompt_ids: PromptIds, request: dict[str, Any]) -> FlatRequest:

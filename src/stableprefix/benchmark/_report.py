@@ -1,26 +1,63 @@
 """Turn scored runs into a report: a fixed-width table, Markdown or JSON.
 
-One row per workload x cache model x strategy. Columns: requests, hit
-ratio (cache reads over all prompt tokens), prompt tokens read / written /
-uncached, cost with caching, cost with no caching (every input token at
-the input price), savings, efficiency (reads over the ideal radix cache's
-reads on the same request stream) and the bill relative to the cheapest
-strategy on that workload and cache model (for local engines, which have
-no prices, the bill is the prompt tokens they must compute).
+Approach: the text reports fit a 100-column terminal. First the run
+settings, then a summary (one line per workload x cache model: the
+cheapest strategy, its saving against naive, the best peer against
+stableprefix), then every strategy grouped by cache model in a few
+columns: hit ratio (cache reads over all prompt tokens), cost with
+caching, cost with no caching (every input token at the input price),
+savings and the bill relative to the cheapest strategy on that workload
+and cache model (local engines have no prices: their bill is the prompt
+tokens they compute). ``--detail`` adds the wide table (tokens read,
+written and uncached, efficiency against the ideal radix cache on the same
+request stream) and one line per request; JSON always has every number.
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ._score import Run
+from ._summary import group_runs, summary
 
-__all__ = ["FORMATS", "render", "rows"]
+__all__ = ["FORMATS", "WIDTH", "render", "rows"]
 
 #: Output formats.
 FORMATS = ("table", "markdown", "json")
+#: Columns the table and Markdown reports fit in (without ``detail``).
+WIDTH = 100
+
+_SUMMARY = (
+    ("workload", "<"),
+    ("cache model", "<"),
+    ("cheapest strategy", "<"),
+    ("saves vs naive", ">"),
+    ("best peer", "<"),
+    ("peer / ours", ">"),
+)
+_SUMMARY_NOTE = (
+    "per workload and cache model, the cheapest strategy and the share of naive's bill it "
+    "saves; the cheapest strategy that is not stableprefix (the best peer) and its bill "
+    "over stableprefix's (above 1.00x the peer costs more)."
+)
+_COMPACT = (
+    ("workload", "<"),
+    ("cache model", "<"),
+    ("strategy", "<"),
+    ("hit", ">"),
+    ("cost", ">"),
+    ("no-cache", ">"),
+    ("savings", ">"),
+    ("vs best", ">"),
+)
+_COMPACT_NOTE = (
+    "every strategy played under each cache model (local engines: the prompt tokens they "
+    "compute instead of a cost). --detail adds tokens read, written and uncached, and one line per "
+    "request."
+)
 
 _COLUMNS = (
     ("workload", "<"),
@@ -145,34 +182,55 @@ def _cells(row: dict[str, Any]) -> list[str]:
     ]
 
 
-def _table(data: list[list[str]]) -> str:
-    heads = [c for c, _ in _COLUMNS]
+def _shown(data: list[list[str]], groups: int) -> list[tuple[bool, list[str]]]:
+    """Rows with each workload and cache model named once; True where a group starts."""
+    out: list[tuple[bool, list[str]]] = []
+    last: list[str] | None = None
+    for r in data:
+        shown = list(r)
+        if last is not None:
+            if r[0] == last[0]:
+                shown[0] = ""
+            if r[:2] == last[:2]:
+                shown[1] = ""
+        out.append((last is not None and r[:groups] != last[:groups], shown))
+        last = r
+    return out
+
+
+def _table(
+    data: list[list[str]], columns: Sequence[tuple[str, str]] = _COLUMNS, groups: int = 2
+) -> str:
+    """A fixed-width table: a blank line between groups (rows equal in their first
+    ``groups`` cells), and each workload and cache model named once."""
+    heads = [c for c, _ in columns]
     widths = [
         max(len(h), *(len(r[i]) for r in data)) if data else len(h) for i, h in enumerate(heads)
     ]
 
     def line(cells: Sequence[str]) -> str:
         out = []
-        for (_, align), cell, w in zip(_COLUMNS, cells, widths, strict=True):
+        for (_, align), cell, w in zip(columns, cells, widths, strict=True):
             out.append(cell.ljust(w) if align == "<" else cell.rjust(w))
         return "  ".join(out).rstrip()
 
-    sep = "  ".join("-" * w for w in widths)
     body: list[str] = []
-    last = None
-    for r in data:
-        if last is not None and r[0] != last:
-            body.append("")
-        body.append(line(r))
-        last = r[0]
-    return "\n".join([line(heads), sep, *body])
+    for new_group, shown in _shown(data, groups):
+        body += [""] if new_group else []
+        body.append(line(shown))
+    return "\n".join([line(heads), "  ".join("-" * w for w in widths), *body])
 
 
-def _markdown(data: list[list[str]]) -> str:
-    heads = [c for c, _ in _COLUMNS]
-    align = ["---" if a == "<" else "---:" for _, a in _COLUMNS]
+def _markdown(
+    data: list[list[str]], columns: Sequence[tuple[str, str]] = _COLUMNS, groups: int = 2
+) -> str:
+    """A Markdown table, each workload and cache model named once (as in ``_table``)."""
+    heads = [c for c, _ in columns]
+    align = ["---" if a == "<" else "---:" for _, a in columns]
     out = ["| " + " | ".join(heads) + " |", "| " + " | ".join(align) + " |"]
-    out += ["| " + " | ".join(c.replace("|", "\\|") for c in r) + " |" for r in data]
+    for _new, shown in _shown(data, groups):
+        cells = [c.replace("|", "\\|") for c in shown]
+        out.append("|" + "|".join(f" {c} " if c else " " for c in cells) + "|")
     return "\n".join(out)
 
 
@@ -233,6 +291,91 @@ def _turn_dicts(run: Run) -> list[dict[str, Any]]:
     ]
 
 
+def _wrap(text: str) -> str:
+    return "\n".join(
+        textwrap.fill(par, WIDTH, break_on_hyphens=False) if par else "" for par in text.split("\n")
+    )
+
+
+def _ordered(runs: Sequence[Run]) -> list[Run]:
+    return [r for group in group_runs(runs) for r in group]
+
+
+def _summary_cells(row: dict[str, Any]) -> list[str]:
+    saving = row["best_vs_naive"]
+    ratio = row["peer_vs_ours"]
+    return [
+        row["workload"],
+        row["provider"],
+        row["best"],
+        "-" if saving is None else _pct(saving),
+        row["peer"] or "-",
+        "-" if ratio is None else f"{ratio:.2f}x",
+    ]
+
+
+def _compact_cells(row: dict[str, Any]) -> list[str]:
+    if "error" in row:
+        return [row["workload"], row["provider"], row["strategy"], "failed: see notes",
+                *(["-"] * (len(_COMPACT) - 4))]  # fmt: skip
+    cost = _usd(row["cost_usd"])
+    if row["cost_usd"] is None:  # local engines: the prompt tokens they compute
+        cost = _tok(row["cache_write_tokens"] + row["uncached_input_tokens"])
+    return [
+        row["workload"],
+        row["provider"],
+        row["strategy"],
+        _pct(row["hit_ratio"]),
+        cost,
+        _usd(row["cost_uncached_usd"]),
+        _pct(row["savings"]),
+        f"{row['vs_best']:.2f}x",
+    ]
+
+
+def _models_line(runs: Sequence[Run]) -> str:
+    models: dict[str, str] = {}
+    for r in runs:
+        if r.model:
+            models.setdefault(r.provider, r.model)
+    if not models:
+        return ""
+    return "models: " + ", ".join(f"{p} = {m}" for p, m in models.items())
+
+
+def _text_report(
+    runs: Sequence[Run], fmt: str, *, detail: bool, meta: dict[str, Any] | None, notes: list[str]
+) -> str:
+    ordered = _ordered(runs)
+    data = rows(ordered)
+    table = _markdown if fmt == "markdown" else _table
+    parts: list[str] = []
+    if meta:
+        head = "; ".join(f"{k}: {v}" for k, v in meta.items() if not isinstance(v, (dict, list)))
+        parts.append(f"_{_wrap(head)}_" if fmt == "markdown" else _wrap(head))
+    models = _models_line(ordered)
+    if models:
+        parts.append(_wrap(models))
+    title = "**Summary**" if fmt == "markdown" else "Summary"
+    parts.append(_wrap(f"{title}: {_SUMMARY_NOTE}"))
+    parts.append(table([_summary_cells(r) for r in summary(ordered)], _SUMMARY, 1))
+    title = "**By cache model**" if fmt == "markdown" else "By cache model"
+    parts.append(_wrap(f"{title}: {_COMPACT_NOTE}"))
+    parts.append(table([_compact_cells(r) for r in data], _COMPACT))
+    failures = [
+        f"{r.workload} / {r.provider} / {r.strategy} failed: {r.error}"
+        for r in ordered
+        if r.error is not None
+    ]
+    tail = [_wrap(n) for n in [*notes, *failures]]
+    if tail:
+        parts.append("\n".join(tail))
+    if detail:
+        parts.append(table([_cells(r) for r in data], _COLUMNS))
+        parts.append(_detail(ordered, fmt))
+    return "\n\n".join(parts)
+
+
 def render(
     runs: Sequence[Run],
     fmt: str = "table",
@@ -243,12 +386,18 @@ def render(
 ) -> str:
     """The report of ``runs`` in format ``fmt``.
 
+    The table and Markdown reports fit a 100-column terminal: the run
+    settings, a summary per workload and cache model, then every strategy
+    grouped by cache model; ``detail`` adds the wide table (tokens read,
+    written and uncached, efficiency) and one line per request. JSON has
+    everything: ``summary``, ``runs`` and, with ``detail``, each run's requests.
+
     Args:
-        runs: scored runs, in the order to print.
+        runs: scored runs (grouped by workload and cache model for printing).
         fmt: ``"table"``, ``"markdown"`` or ``"json"``.
-        detail: add one line per request of each run.
+        detail: add the wide table and one line per request of each run.
         meta: run settings, printed as JSON fields or a header line.
-        notes: lines printed under the table (ignored in JSON).
+        notes: lines printed under the tables (ignored in JSON).
 
     Returns:
         The report text (no trailing newline).
@@ -260,33 +409,18 @@ def render(
     >>> r = Run(workload="w", strategy="s", provider="radix", model=None,
     ...         usage=CacheUsage(cache_read_tokens=90, uncached_input_tokens=10),
     ...         requests=2, ideal_read=90, cost=None, cost_uncached=None)
-    >>> print(render([r], "markdown").splitlines()[2])
-    | w | radix | s | 2 | 90.0% | 90 | 0 | 10 | - | - | - | 100.0% | 1.00x |
+    >>> print(render([r], "markdown").splitlines()[-1])
+    | w | radix | s | 90.0% | 10 | - | - | 1.00x |
     >>> json.loads(render([r], "json"))["runs"][0]["hit_ratio"]
     0.9
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
-    data = rows(runs)
     if fmt == "json":
-        doc: dict[str, Any] = {**(meta or {}), "runs": data}
+        data = rows(runs)
+        doc: dict[str, Any] = {**(meta or {}), "summary": summary(runs), "runs": data}
         if detail:
             for row, run in zip(data, runs, strict=True):
                 row["turns"] = _turn_dicts(run)
         return json.dumps(doc, indent=2)
-    cells = [_cells(r) for r in data]
-    head = ""
-    if meta:
-        head = "; ".join(f"{k}: {v}" for k, v in meta.items() if not isinstance(v, (dict, list)))
-        head = f"_{head}_\n\n" if fmt == "markdown" else head + "\n\n"
-    body = _markdown(cells) if fmt == "markdown" else _table(cells)
-    failures = [
-        f"{r.workload} / {r.provider} / {r.strategy} failed: {r.error}"
-        for r in runs
-        if r.error is not None
-    ]
-    tail = "\n".join([*notes, *failures])
-    out = head + body + ("\n\n" + tail if tail else "")
-    if detail:
-        out += "\n\n" + _detail(runs, fmt)
-    return out
+    return _text_report(runs, fmt, detail=detail, meta=meta, notes=list(notes))

@@ -73,7 +73,7 @@ SIM_PROVIDERS: dict[str, SimProvider] = {
         SimProvider(
             "gemini-sim",
             "gemini",
-            "gemini-2.5-flash",
+            "gemini-3.8-flash",
             lambda m: GeminiCache(m),
             "Gemini implicit caching",
         ),

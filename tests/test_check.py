@@ -144,11 +144,32 @@ def test_edited_token_counts_are_recomputed_not_trusted(fmt: Fmt) -> None:
     assert F.compact(state, budget)["committed_tokens"] < honest["committed_tokens"]
 
 
-def test_a_document_read_back_unchanged_skips_recomputing_but_an_edited_one_does_not() -> None:
-    config, state = _conversation(OA)
+def _counting(monkeypatch: pytest.MonkeyPatch, fmt: Fmt) -> list[int]:
+    """Count the adapter's token counting calls."""
+    calls: list[int] = []
+    kind = type(config_for(fmt).adapter)
+    original = kind.count_tokens
+
+    def counted(self: Any, message: Any) -> int:
+        calls.append(1)
+        return original(self, message)
+
+    monkeypatch.setattr(kind, "count_tokens", counted)
+    return calls
+
+
+def test_a_document_read_back_unchanged_skips_recomputing_but_an_edited_one_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config, plain = _conversation(OA)
+    state = check_state(plain, config)
     text = dumps(state)
     assert text.endswith('"}') and '"digest":"' in text[-80:]
+    calls = _counting(monkeypatch, OA)
     assert check_state(loads(text), config) == state
+    assert calls == []  # the digest vouched for the counts: none recounted
+    assert check_state(loads(dumps(plain)), config) == state
+    assert len(calls) == len(state["committed"]) + len(state["recent"])  # no digest: recounted
     edited = text.replace('"committed_tokens":', '"committed_tokens":1', 1)
     edited = edited.replace(f'"committed_counts":{json.dumps(state["committed_counts"])}'.replace(
         " ", ""), '"committed_counts":' + json.dumps(
@@ -160,6 +181,39 @@ def test_a_document_read_back_unchanged_skips_recomputing_but_an_edited_one_does
     hashed = text.replace(state["history_hash"], "e" * 64)
     with pytest.raises(InvalidStateError, match=r"\$\.history_hash"):
         check_state(loads(hashed), config)
+
+
+def test_dumps_vouches_only_for_derived_fields_the_library_checked() -> None:
+    """An edited state dumped again gets no digest, so it cannot skip the check."""
+    config, plain = _conversation(OA)
+    assert '"digest"' not in dumps(plain)  # never checked: nothing vouches for it
+    loaded = loads(dumps(check_state(plain, config)))
+    assert dumps(loaded).endswith('"}') and '"digest":"' in dumps(loaded)[-80:]
+    loaded["history_hash"] = "e" * 64
+    loaded["committed_counts"] = [0] * len(loaded["committed_counts"])
+    loaded["committed_tokens"] = 0
+    text = dumps(loaded)
+    assert '"digest"' not in text
+    with pytest.raises(InvalidStateError, match=r"\$\.history_hash"):
+        check_state(loads(text), config)
+
+
+def test_a_digest_binds_the_counts_to_the_adapter_that_computed_them() -> None:
+    """Read with an adapter that counts differently, a document is recounted."""
+
+    class Fixed:
+        def count_text(self, text: str) -> int:
+            return 1000
+
+    config, plain = _conversation(OA)
+    text = dumps(check_state(plain, config))
+    other = config.replace(adapter=type(config.adapter)(token_counter=Fixed()))
+    recounted = check_state(loads(text), other)
+    assert recounted["committed_counts"] == [
+        other.adapter.count_tokens(m) for m in plain["committed"]]
+    assert recounted["committed_counts"] != plain["committed_counts"]
+    assert check_state(loads(text), config)["committed_counts"] == plain["committed_counts"]
+    assert '"digest"' not in dumps(recounted)  # its own counter: nothing to bind to
 
 
 def test_check_state_rejects_a_config_that_is_not_one() -> None:

@@ -32,7 +32,16 @@ from ._config import PromptConfig
 from ._errors import InvalidStateError, StablePrefixError
 from ._json import EMPTY_HASH, chain_hash
 from ._sequence import advance
-from ._state import CheckedState, State, is_intact, signature, validate_state, with_stack_room
+from ._state import (
+    CheckedState,
+    State,
+    counting_tag,
+    is_intact,
+    seal_digest,
+    signature,
+    validate_state,
+    with_stack_room,
+)
 
 __all__ = ["check_state", "is_checked", "mark_checked"]
 
@@ -109,11 +118,12 @@ def check_state(state: Any, config: PromptConfig) -> State:
 
 
 def _check(state: Any, config: PromptConfig) -> State:
-    # A document ``loads`` read back exactly as ``dumps`` wrote it carries
-    # the derived fields the library computed: they need no recomputing.
-    derived_ok = is_intact(state) and state._derived
-    checked: State = state if derived_ok else validate_state(state)
+    # A document ``loads`` read back exactly as ``dumps`` wrote it for this
+    # adapter carries the derived fields it computes: no recomputing them.
     adapter = config.adapter
+    intact = is_intact(state)  # its structure was checked when it was made
+    derived_ok = intact and (state._derived or _sealed_for(state, adapter))
+    checked: State = state if intact else validate_state(state)
     fmt = checked["format"]
     if fmt is not None and fmt != adapter.name:
         raise InvalidStateError(
@@ -147,6 +157,12 @@ def _check(state: Any, config: PromptConfig) -> State:
         _check_hash(out)
     _check_context(out, adapter)
     return mark_checked(out, adapter)
+
+
+def _sealed_for(state: Any, adapter: ProviderAdapter) -> bool:
+    seal = getattr(state, "_seal", None)
+    tag = counting_tag(adapter)
+    return seal is not None and tag is not None and seal_digest(seal[0], tag) == seal[1]
 
 
 def _check_order(adapter: ProviderAdapter, state: State) -> tuple[str, ...]:

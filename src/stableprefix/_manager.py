@@ -185,7 +185,7 @@ class PromptManager:
             # text of those already written is reused. Writing messages one
             # by one costs more than one call of the encoder, so the first
             # call does that and only the next ones build and reuse texts.
-            text = dump_valid(self._settled(), self._texts)
+            text = dump_valid(self._settled(), self._texts, self._config.adapter)
             if self._texts is None:
                 self._texts = {}
             return text

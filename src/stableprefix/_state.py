@@ -39,7 +39,6 @@ from ._json import (
     check_plain,
     compact_json,
     copy_json,
-    sha256_hex,
     utf8_error,
 )
 from ._json import with_stack_room as _with_room
@@ -51,12 +50,14 @@ __all__ = [
     "MessageTexts",
     "State",
     "copy_state",
+    "counting_tag",
     "deep_copy_state",
     "dump_valid",
     "dumps",
     "is_intact",
     "loads",
     "new_state",
+    "seal_digest",
     "signature",
     "validate_state",
     "with_stack_room",
@@ -95,10 +96,13 @@ _KEYS = tuple(State.__annotations__)
 class CheckedState(dict):  # type: ignore[type-arg]
     """A state that passed ``check_state`` (or was built from one by the library)."""
 
-    __slots__ = ("_adapter", "_derived", "_sig")
+    __slots__ = ("_adapter", "_derived", "_seal", "_sig")
     _adapter: Any  # the adapter it was checked for (None: read by loads only)
     _derived: bool  # its derived fields are known to agree with its messages
     _sig: tuple[Any, ...]
+    # For a document ``loads`` read: (SHA-256 of the document without its
+    # digest, the digest); ``check_state`` compares it for its adapter.
+    _seal: tuple[Any, str] | None
 
     def __reduce__(self) -> Any:
         # Pickles (and deep copies) as the plain dict it is: the mark is
@@ -228,7 +232,9 @@ def dumps(state: State, *, key: str | bytes | None = None) -> str:
 MessageTexts = dict[int, tuple[Message, str]]
 
 
-def dump_valid(state: State, texts: MessageTexts | None = None) -> str:
+def dump_valid(
+    state: State, texts: MessageTexts | None = None, adapter: Any = None
+) -> str:
     """``dumps`` for a state known to be valid (skips the structure check).
 
     Args:
@@ -236,21 +242,61 @@ def dump_valid(state: State, texts: MessageTexts | None = None) -> str:
         texts: the JSON of messages written by an earlier call, for an owner
             (a ``PromptManager``) whose messages nobody changes: they are not
             encoded again. Updated in place to hold this state's messages.
+        adapter: the adapter whose token counts and hash the state holds
+            (known to agree with its messages); default: the one ``state``
+            was checked for, if it is a checked state.
     """
-    return with_stack_room(_encode, state, texts)
+    return with_stack_room(_encode, state, texts, adapter)
 
 
-def _encode(state: State, texts: MessageTexts | None) -> str:
+def _encode(state: State, texts: MessageTexts | None, adapter: Any) -> str:
     if _DIGEST in state:  # a parsed document handed back as a dict
         state = {k: state[k] for k in _KEYS}  # type: ignore[literal-required,assignment]
     try:
         body = compact_json(state) if texts is None else _assemble(state, texts)
-        digest = sha256_hex(body)
+        digest = _digest_for(state, hashlib.sha256(body.encode()), adapter)
     except (TypeError, ValueError) as exc:
         # A message was changed after it entered the state (it is shared with
         # built requests); say so rather than writing a document we cannot read.
         raise InvalidStateError(f"holds a value that is not plain JSON ({exc})") from exc
+    if digest is None:
+        return body
     return f'{body[:-1]},"{_DIGEST}":"{digest}"}}'
+
+
+def _digest_for(state: State, body: Any, adapter: Any) -> str | None:
+    """The digest to end the document with; ``None`` when nothing vouches for it."""
+    if adapter is None and is_intact(state):
+        if state._derived:  # type: ignore[attr-defined]
+            adapter = state._adapter  # type: ignore[attr-defined]
+        seal = getattr(state, "_seal", None)
+        if adapter is None and seal is not None and seal[0].hexdigest() == body.hexdigest():
+            return str(seal[1])  # read by loads, unchanged: the digest it came with
+    tag = counting_tag(adapter)
+    return None if tag is None else seal_digest(body, tag)
+
+
+def counting_tag(adapter: Any) -> str | None:
+    """What a document's digest binds its token counts to: the adapter, in full.
+
+    ``None`` (no digest: counts are recomputed on every load) for an
+    adapter with its own token counter, whose identity does not survive
+    the process. The library's version is included: a new release may
+    estimate differently.
+    """
+    if adapter is None or getattr(adapter, "token_counter", None) is not None:
+        return None
+    from . import __version__
+
+    kind = type(adapter)
+    return f"{__version__}:{kind.__module__}.{kind.__qualname__}:{adapter!r}"
+
+
+def seal_digest(body: Any, tag: str) -> str:
+    """The digest of a document: SHA-256 of its text (``body``'s hasher) and ``tag``."""
+    hasher = body.copy()
+    hasher.update(b"\n" + tag.encode("utf-8", "surrogatepass"))
+    return str(hasher.hexdigest())
 
 
 def _assemble(state: State, texts: MessageTexts) -> str:
@@ -284,25 +330,30 @@ def _assemble(state: State, texts: MessageTexts) -> str:
 
 
 #: The last field of a written document: the SHA-256 of the document
-#: without it. A document read back byte for byte has derived fields the
-#: library computed, so ``check_state`` need not recompute them; any other
-#: document (edited, or re-serialised by a database) is recomputed in full.
+#: without it followed by the adapter that computed its token counts and
+#: hash (``counting_tag``). ``check_state`` with that same adapter trusts
+#: the derived fields of a document read back byte for byte; any other
+#: document (edited, re-serialised by a database, read with an adapter that
+#: counts differently, or dumped from a state the library did not check) is
+#: recomputed in full. The digest detects change; it does not authenticate:
+#: sign documents that pass through untrusted hands (``dumps(key=)``).
 _DIGEST = "digest"
 _TAIL = len(f',"{_DIGEST}":"') + 64 + 2
 
 
-def _digest_ok(text: str | bytes | bytearray, digest: Any) -> bool:
+def _seal_of(text: str | bytes | bytearray, digest: Any) -> tuple[Any, str] | None:
+    """(hasher of the document without its digest, digest), if it ends with it."""
     if type(digest) is not str or not _HEX64.match(digest):
-        return False
+        return None
     try:
         data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
     except UnicodeError:
-        return False
+        return None
     if data[-_TAIL:] != f',"{_DIGEST}":"{digest}"}}'.encode():
-        return False
+        return None
     hasher = hashlib.sha256(memoryview(data)[:-_TAIL])
     hasher.update(b"}")
-    return hasher.hexdigest() == digest
+    return hasher, digest
 
 
 def loads(text: str | bytes, *, keys: Sequence[str | bytes] | None = None) -> State:
@@ -354,14 +405,15 @@ def _parse(text: str | bytes) -> State:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidStateError(f"not valid JSON ({exc})") from exc
-    intact = False
+    seal = None
     if type(data) is dict and _DIGEST in data:
-        intact = _digest_ok(text, data.pop(_DIGEST))
+        seal = _seal_of(text, data.pop(_DIGEST))
     state = validate_state(data, parsed=plain)
-    if not intact:
+    if seal is None:
         return state
     out = CheckedState(state)
-    out._adapter, out._derived, out._sig = None, True, signature(out)
+    out._adapter, out._derived, out._seal = None, False, seal
+    out._sig = signature(out)
     return out  # type: ignore[return-value]
 
 

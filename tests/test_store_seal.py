@@ -15,7 +15,7 @@ import pytest
 import storehelpers as H
 from stableprefix import PromptConfig, StoreError, functional, new_state
 from stableprefix._check import is_checked
-from stableprefix.adapters import AnthropicAdapter
+from stableprefix.adapters import AnthropicAdapter, OpenAIAdapter
 from stableprefix.stores import Store
 
 CFG = PromptConfig()
@@ -124,3 +124,44 @@ def test_a_session_this_store_holds_is_handed_out_checked(store: Store) -> None:
     other = PromptConfig(adapter=AnthropicAdapter())
     with pytest.raises(StoreError, match="format"):
         store.load("c1", config=other)  # another adapter still gets the full check
+
+
+def _validations(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Count the messages OpenAIAdapter validates from now on."""
+    calls: list[int] = []
+    original = OpenAIAdapter.validate_message
+
+    def counting(self: Any, message: Any, **kw: Any) -> Any:
+        calls.append(1)
+        return original(self, message, **kw)
+
+    monkeypatch.setattr(OpenAIAdapter, "validate_message", counting)
+    return calls
+
+
+def test_rows_checked_for_the_same_adapter_are_not_checked_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = functional.append_messages(new_state(), [user("Hi"), bot("Hello"), user("Bye")], CFG)
+    store.save("c1", s, expected_version=0)
+    calls = _validations(monkeypatch)
+    loaded, sealed = cold_load(store, "c1")
+    assert sealed and loaded == s and is_checked(loaded, CFG.adapter)
+    assert calls == []  # checked when written, for an equal adapter
+    other = PromptConfig(adapter=OpenAIAdapter(model="gpt-4o"))  # same format, other settings
+    loaded, sealed = cold_load(store, "c1", other)
+    assert sealed and loaded["committed"] == s["committed"] and is_checked(loaded, other.adapter)
+    assert len(calls) == 3  # every message checked for the other adapter
+
+
+def test_a_new_library_version_checks_what_an_older_one_sealed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import stableprefix
+
+    s = functional.append_messages(new_state(), [user("Hi"), bot("Hello")], CFG)
+    store.save("c1", s, expected_version=0)
+    calls = _validations(monkeypatch)
+    monkeypatch.setattr(stableprefix, "__version__", "99.0.0")
+    loaded, sealed = cold_load(store, "c1")
+    assert sealed and loaded == s and len(calls) == 2

@@ -11,11 +11,14 @@ LRU), which is what lets a save write only the change and a load of an
 unchanged session skip reading the messages again.
 
 Every load passes the core's state check. Rows whose seal matches (see
-``_codec``) were written by the library from a checked state, so the check
-takes the path ``loads`` takes for a document ``dumps`` wrote: structure and
-every message validated by the adapter, derived fields trusted. A session
-this store object already holds, checked for the same adapter, is handed
-out again as that checked state (fresh lists, shared messages).
+``_codec``) were written by the library from a checked state: loaded with
+an adapter equal to the one that state was checked for, they are that
+checked state again, as ``check_state`` recognises a state it already
+checked; with another adapter the check takes the path ``loads`` takes for
+a document ``dumps`` wrote (every message validated by the adapter, derived
+fields trusted). Rows without a matching seal are checked in full. A
+session this store object already holds, checked for the same adapter, is
+handed out again as that checked state (fresh lists, shared messages).
 """
 
 from __future__ import annotations
@@ -32,7 +35,16 @@ from .._backends import store_errors
 from .._config import PromptConfig
 from .._errors import ConflictError, InvalidStateError, StoreError
 from .._state import CheckedState, State, is_intact, new_state, signature, validate_state
-from ._codec import EMPTY, Delta, Seen, decode_archive, diff, meta_of, state_from
+from ._codec import (
+    EMPTY,
+    Delta,
+    Seen,
+    adapter_fingerprint,
+    decode_archive,
+    diff,
+    meta_of,
+    state_from,
+)
 
 if TYPE_CHECKING:
     from .._manager import PromptManager
@@ -118,11 +130,19 @@ class ArchivedCompaction:
 
 
 def check_loaded(
-    state: State, config: PromptConfig | None, session_id: str, *, sealed: bool = False
+    state: State,
+    config: PromptConfig | None,
+    session_id: str,
+    *,
+    sealed: bool = False,
+    checked_by: str | None = None,
 ) -> State:
     """The single state check for a state read from a store.
 
     Args:
+        checked_by: with ``sealed``, the fingerprint of the adapter the
+            rows were checked for when they were written; if it is
+            ``config.adapter``'s, the messages passed this check already.
         sealed: the rows matched their seal: the derived fields are the
             library's own (as for a document ``loads`` read back intact),
             and the messages are plain JSON (the library's encoder wrote
@@ -139,6 +159,10 @@ def check_loaded(
 
         if sealed:
             validate_state(_shell(state))
+            if checked_by is not None and checked_by == adapter_fingerprint(config.adapter):
+                from .._check import mark_checked
+
+                return mark_checked(state, config.adapter)
             intact = CheckedState(state)
             intact._adapter, intact._derived = None, True
             intact._sig = signature(intact)
@@ -283,7 +307,9 @@ class StoreBase:
         else:
             state, seen = raw.unpack()
             seen.version = raw.version
-        state = check_loaded(state, config, session_id, sealed=seen.sealed)
+        state = check_loaded(
+            state, config, session_id, sealed=seen.sealed, checked_by=seen.checked_by
+        )
         if config is not None and _same_counts(state, seen):
             seen.checked = config.adapter
         self._remember(session_id, seen)
@@ -299,7 +325,9 @@ class StoreBase:
                 actual_version=base.version if base else 0,
             )
         sealed = is_intact(state) and bool(state._derived)  # type: ignore[attr-defined]
-        return diff(base, state, now=self._clock(), sealed=sealed)
+        adapter = state._adapter if sealed else None  # type: ignore[attr-defined]
+        checked_by = None if adapter is None else adapter_fingerprint(adapter)
+        return diff(base, state, now=self._clock(), sealed=sealed, checked_by=checked_by)
 
     def _saved(self, session_id: str, state: State, delta: Delta, version: int, base: Seen) -> None:
         messages = [*state["committed"], *state["recent"]]
@@ -315,6 +343,7 @@ class StoreBase:
             entries_hash=base.entries_hash,
             sealed=base.sealed,
             checked=base.checked,
+            checked_by=base.checked_by,
         )
         adapter = state._adapter if is_intact(state) else None  # type: ignore[attr-defined]
         seen = Seen(

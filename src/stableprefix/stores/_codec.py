@@ -22,13 +22,16 @@ save of the same change is recognised and not applied twice.
 
 The meta of a state the library checked also carries a *seal*: a SHA-256
 over the live entries (as one running hash, extended by each append) and
-the meta fields. A load whose entries and meta still match their seal reads
-rows exactly as this library wrote them, so the state check may trust the
-derived fields (token counts, history hash) as ``loads`` trusts a document
-``dumps`` wrote; a row edited by anything else breaks the seal and the load
-recomputes and compares everything. Keeping the running hash makes an
-append cost O(new entries); a compaction or rewrite hashes the live list
-again.
+the meta fields, which include the fingerprint of the adapter the state
+was checked for (``adapter_fingerprint``). A load whose entries and meta
+still match their seal reads rows exactly as this library wrote them from
+a checked state: for the same adapter it is that checked state again (as a
+state the library returned is not checked twice in memory); for another
+adapter the derived fields (token counts, history hash) are trusted as
+``loads`` trusts a document ``dumps`` wrote and every message is checked.
+A row edited by anything else breaks the seal, and the load recomputes and
+compares everything. Keeping the running hash makes an append cost O(new
+entries); a compaction or rewrite hashes the live list again.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from ..adapters._base import Message
 __all__ = [
     "Delta",
     "Seen",
+    "adapter_fingerprint",
     "decode_archive",
     "decode_entries",
     "decode_entry",
@@ -133,7 +137,9 @@ def decode_joined(joined: bytes, count: int) -> tuple[list[Message], list[int]]:
         if joined:
             raise ValueError("the stored session holds entries it does not count")
         return [], []
-    pairs = json.loads(b"[" + joined + b"]")
+    # Decoding the UTF-8 first is faster than handing json bytes (which
+    # guesses the encoding and decodes with surrogatepass).
+    pairs = json.loads("[" + joined.decode("utf-8") + "]")
     if not isinstance(pairs, list) or len(pairs) != count:
         raise ValueError(f"the stored entries do not hold {count} values, one per entry")
     # The shape of every pair, checked by C loops (map/set) rather than a Python one.
@@ -159,6 +165,7 @@ class Seen:
     entries_hash: Any = None  # running SHA-256 of the live entries (see ``seal``)
     sealed: bool = False  # the stored rows match their seal (written by the library)
     checked: Any = None  # the adapter these messages passed the state check for
+    checked_by: str | None = None  # the sealed fingerprint of the adapter they were checked for
 
 
 EMPTY = Seen(version=0, messages=[], counts=[], split=0, meta={}, entries_hash=hashlib.sha256())
@@ -189,6 +196,27 @@ def is_sealed(meta: bytes, entries_hash: Any) -> bool:
     if len(meta) <= _SEAL_TAIL or meta[-_SEAL_TAIL:-34] != _SEAL:
         return False
     return seal(meta[:-_SEAL_TAIL] + b"}", entries_hash) == meta
+
+
+def adapter_fingerprint(adapter: Any) -> str:
+    """What a seal records of the adapter a state was checked for.
+
+    The library version, the adapter's class and every setting (an adapter
+    is a value object whose ``repr`` shows them all); a setting that is a
+    function shows its address, so such an adapter matches only within one
+    process, and a new library version re-checks what an older one sealed.
+
+    >>> from stableprefix.adapters import OpenAIAdapter
+    >>> adapter_fingerprint(OpenAIAdapter()) == adapter_fingerprint(OpenAIAdapter())
+    True
+    >>> adapter_fingerprint(OpenAIAdapter()) == adapter_fingerprint(OpenAIAdapter(model="x"))
+    False
+    """
+    from .. import __version__
+
+    kind = type(adapter)
+    text = f"{__version__}|{kind.__module__}.{kind.__qualname__}|{adapter!r}"
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def hash_entries(
@@ -283,11 +311,19 @@ def _same(a: Message, b: Message) -> bool:
     return a is b or canonical(a) == canonical(b)
 
 
-def diff(old: Seen, state: State, *, now: float | None = None, sealed: bool = False) -> Delta:
+def diff(
+    old: Seen,
+    state: State,
+    *,
+    now: float | None = None,
+    sealed: bool = False,
+    checked_by: str | None = None,
+) -> Delta:
     """The change that turns stored version ``old`` into ``state``.
 
     ``sealed``: ``state``'s derived fields were computed by the library (it
-    is a checked state), so its meta gets a seal (see the module's notes).
+    is a checked state), so its meta gets a seal (see the module's notes);
+    ``checked_by``: the fingerprint of the adapter it was checked for, if any.
 
     >>> s = {"version": 1, "format": None, "key": None, "committed": [],
     ...      "committed_counts": [], "committed_tokens": 0,
@@ -311,9 +347,10 @@ def diff(old: Seen, state: State, *, now: float | None = None, sealed: bool = Fa
     else:  # the front or the middle changed: hash the live list again
         kept = [encode_entry(new[i], counts[i]) for i in range(h, h + keep)]
         entries_hash = hash_entries([*head, *kept, *tail])
-    meta = _dumps(meta_of(state))
     if sealed:
-        meta = seal(meta, entries_hash)
+        meta = seal(_dumps({**meta_of(state), "checked": checked_by}), entries_hash)
+    else:
+        meta = _dumps(meta_of(state))
     archive = None
     if drop:
         record = {
@@ -374,6 +411,9 @@ def state_from(
     entries_hash = hashlib.sha256(joined)
     blob = meta_blob.encode() if isinstance(meta_blob, str) else bytes(meta_blob)
     sealed = meta.pop("seal", None) is not None and is_sealed(blob, entries_hash)
+    checked_by = meta.pop("checked", None)
+    if not sealed or not isinstance(checked_by, str):
+        checked_by = None
     if entries is not None:
         messages, counts = decode_entries(entries, joined)
     else:
@@ -397,6 +437,7 @@ def state_from(
         "compactions": meta["compactions"],
     }
     seen = Seen(0, messages, counts, split, meta, entries_hash=entries_hash, sealed=sealed)
+    seen.checked_by = checked_by
     return state, seen
 
 

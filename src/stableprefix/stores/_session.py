@@ -220,9 +220,7 @@ class StoredPromptManager(PromptManager):
         if isinstance(messages, (dict, str, bytes)):
             raise TypeError("extend() takes an iterable of messages; use append() for one")
         batch = list(messages)
-        self._persist(
-            "extend", lambda: PromptManager.extend(self, batch, response_id=response_id)
-        )
+        self._persist("extend", lambda: PromptManager.extend(self, batch, response_id=response_id))
 
     def transition(self) -> None:
         """Commit the recent turn and save (see ``PromptManager.transition``)."""

@@ -248,6 +248,7 @@ def test_a_manager_with_provider_diagnostics_asks_by_itself_and_the_report_recon
     assert switched.divergence.area == "model" and switched.agreement == "agree"
     assert switched.provider_diagnosis.missed_tokens == 2450
     assert mon.stats.agreements == {"disagree": 1, "agree": 1}
+    assert mon.stats.disagreements == [1]
 
 
 def test_a_responses_manager_sends_the_response_id_it_was_given(server):
@@ -278,3 +279,5 @@ def test_a_responses_manager_sends_the_response_id_it_was_given(server):
     ]
     # a hit we also saw as intact agrees; a tools change we did not see disagrees
     assert mon.stats.agreements == {"agree": 1, "disagree": 1}
+    # flagged even though no event was emitted (the reads were as the cache model expected)
+    assert mon.stats.disagreements == [2] and mon.stats.busts == 0

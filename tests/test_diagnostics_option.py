@@ -249,3 +249,17 @@ def test_asking_for_diagnostics_does_not_change_the_response_cache_key() -> None
         assert asked != other
         keys = {cache.explain_key({"model": "m", **r}).key for r in (plain, asked, other)}
         assert len(keys) == 1
+
+
+def test_the_diagnostics_fields_are_not_a_change_of_the_prefix() -> None:
+    """explain() and lint() see through the id that changes every turn."""
+    from stableprefix.diagnostics import explain, lint
+
+    for cfg, fmt in ((_anthropic(), "anthropic"), (_responses(), "openai_responses")):
+        s = F.append_message(new_state(), USER, cfg)
+        first = {"model": "claude-sonnet-4-6" if fmt == "anthropic" else "gpt-5.6-sol",
+                 **F.build_request(s, cfg, previous_response_id="msg_01XFDUDYJgAACzvnptvVoYEL")}
+        second = {**first, **F.build_request(s, cfg, previous_response_id="resp_9f8e7d6c5b4a")}
+        why = explain(first, second, adapter=fmt)
+        assert why.divergence is None and not why.is_bust  # (a short prompt: below_minimum)
+        assert not [f for f in lint(second) if "diagnostics" in f.path or "prompt_cache" in f.path]

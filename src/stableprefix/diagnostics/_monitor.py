@@ -89,6 +89,8 @@ class MonitorStats:
         lost_usd: cost of cached tokens re-prefilled because of busts.
         by_cause: busts per main cause code.
         agreements: reconciliations with the provider's diagnostics, per verdict.
+        disagreements: the requests (0-based) where the provider's diagnosis
+            contradicts ours, whether or not the read fell short.
 
     >>> MonitorStats(expected_read=1000, observed_read=250).read_ratio
     0.25
@@ -101,6 +103,7 @@ class MonitorStats:
     lost_usd: float = 0.0
     by_cause: dict[str, int] = field(default_factory=dict)
     agreements: dict[str, int] = field(default_factory=dict)
+    disagreements: list[int] = field(default_factory=list)
 
     @property
     def read_ratio(self) -> float:
@@ -273,6 +276,8 @@ class CacheMonitor:
         if explanation.agreement is not None:
             tally = self.stats.agreements
             tally[explanation.agreement] = tally.get(explanation.agreement, 0) + 1
+            if explanation.agreement == "disagree":
+                self.stats.disagreements.append(index)
         short = predicted - usage.cache_read_tokens > self._tolerance
         if not (explanation.is_bust or short):
             return None

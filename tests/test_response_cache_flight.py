@@ -143,22 +143,117 @@ def test_cancelling_waiters_or_the_leader_does_not_cancel_the_others(
     assert cache.get(REQ, endpoint="openai.chat") is not None
 
 
-@pytest.mark.skip(reason="known bug: under load two processes sometimes both call upstream")
 def test_processes_coalesce_through_a_redis_lease(redis_url: str, tmp_path: Any) -> None:
     import multiprocessing
 
     from rcachehelpers import lease_worker
 
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=lease_worker, args=(redis_url, str(tmp_path), i))
-             for i in range(4)]
+    procs = [ctx.Process(target=lease_worker, args=(redis_url, str(tmp_path), i)) for i in range(4)]
     for p in procs:
         p.start()
-    wait_until(lambda: len(list(tmp_path.glob("started-*"))) == 4
-               and len(list(tmp_path.glob("upstream-*"))) == 1, seconds=180)
+    wait_until(
+        lambda: (
+            len(list(tmp_path.glob("started-*"))) == 4
+            and len(list(tmp_path.glob("upstream-*"))) == 1
+        ),
+        seconds=180,
+    )
     (tmp_path / "gate").touch()
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
     assert len(list(tmp_path.glob("upstream-*"))) == 1  # one call for four processes
     assert sorted(f.read_text() for f in tmp_path.glob("result-*")) == ["4"] * 4
+
+
+# ------------------------------------------------------------------ the lease, step by step
+
+
+def _walk(replies: list[Any]) -> tuple[list[str], Any]:
+    """Drive the leader's decision steps with the given replies; the ops taken and the outcome."""
+    from stableprefix.response_cache._calls import _turn
+
+    steps, ops, reply = _turn(True), [], None
+    feed = iter(replies)
+    while True:
+        try:
+            op, _ = steps.send(reply)
+        except StopIteration as done:
+            return ops, done.value
+        ops.append(op)
+        reply = next(feed) if op in ("find", "claim") else None
+
+
+ENTRY = {"response": {"answer": 4}}
+
+
+def test_a_waiter_keeps_waiting_while_the_lease_is_held_then_finds_the_answer() -> None:
+    ops, outcome = _walk([None, None, None, None, ENTRY])
+    assert ops == ["find", "claim", "sleep", "find", "claim", "sleep", "find"]
+    assert outcome == (ENTRY, None)
+
+
+def test_a_lease_freed_between_lookup_and_claim_is_checked_for_the_answer() -> None:
+    # the holder stored and released between our lookup and our claim: we win the lease,
+    # find its answer, give the lease back and never call upstream
+    ops, outcome = _walk([None, "token", ENTRY])
+    assert ops == ["find", "claim", "find", "release"]
+    assert outcome == (ENTRY, None)
+
+
+def test_the_lease_winner_calls_upstream_when_nothing_is_stored() -> None:
+    assert _walk([None, "token", None]) == (["find", "claim", "find"], (None, "token"))
+
+
+def test_a_failing_lease_backend_fails_open() -> None:
+    assert _walk([None, False]) == (["find", "claim"], (None, None))
+
+
+def test_writing_the_answer_releases_the_lease_in_the_same_step(redis_url: str) -> None:
+    from stableprefix.response_cache import RedisBackend
+
+    backend = RedisBackend(redis_url)
+    token = backend.acquire_lease("k", 30)
+    assert token is not None and backend.acquire_lease("k", 30) is None
+    backend.set("k", b"answer", ttl=None, partition=None, lease="someone else's")
+    assert backend.lease_held("k")  # only the holder's token releases it
+    backend.set("k", b"answer", ttl=None, partition=None, lease=token)
+    assert not backend.lease_held("k") and backend.get("k") == b"answer"
+    assert not backend.renew_lease("k", token, 30)  # gone: nothing to renew
+    backend.close()
+
+
+def test_the_leader_renews_its_lease_while_it_works(redis_url: str) -> None:
+    import redis
+
+    cache = ResponseCache(redis_url, namespace="t", lease=3)
+    other = ResponseCache(redis_url, namespace="t", lease=3)  # another process, in effect
+    admin = redis.Redis.from_url(redis_url)
+    gate, calls = threading.Event(), []
+    leases = lambda: admin.keys("*rcl:*")  # noqa: E731
+
+    def upstream() -> dict[str, Any]:
+        calls.append(1)
+        gate.wait(60)
+        return {"answer": 4}
+
+    leader = threading.Thread(
+        target=cache.call, args=(REQ, upstream), kwargs={"endpoint": "any", "load": dict}
+    )
+    leader.start()
+    wait_until(lambda: len(calls) == 1 and len(leases()) == 1)
+    seen = [admin.pttl(leases()[0])]
+    # a renewal shows as the lease's time to live going back up
+    wait_until(lambda: seen.append(admin.pttl(leases()[0])) or seen[-1] > min(seen))
+    waiter: list[Any] = []
+    follower = threading.Thread(
+        target=lambda: waiter.append(other.call(REQ, upstream, endpoint="any", load=dict))
+    )
+    follower.start()
+    gate.set()
+    leader.join(30)
+    follower.join(30)
+    assert calls == [1] and waiter == [{"answer": 4}]
+    assert leases() == []  # released with the write
+    admin.close()

@@ -196,11 +196,12 @@ def test_async_clients(fake_server: FakeServer) -> None:
         return out
 
     names = asyncio.run(main())
+    # the Gemini stream asks what the plain Gemini call asked: its answer replays as one chunk
     assert (
-        names[:5] == names[5:] == ["ChatCompletion", "Message", "GenerateContentResponse", "4", "2"]
+        names[:5] == names[5:] == ["ChatCompletion", "Message", "GenerateContentResponse", "4", "1"]
     )
-    assert len(fake_server.requests) == 5
-    assert cache.stats.hits == 5
+    assert len(fake_server.requests) == 4
+    assert cache.stats.hits == 6
 
 
 def test_cache_key_from_a_prompt_manager(fake_server: FakeServer) -> None:
@@ -234,6 +235,90 @@ def test_readme_shows_wrapping_and_replay() -> None:
     from pathlib import Path
 
     text = (Path(__file__).parent.parent / "README.md").read_text()
-    for needle in ("cache.wrap(openai.OpenAI())", "cache.turn_key(chat, settings)",
-                   'ResponseCache.recording(path, mode="replay")'):
+    for needle in (
+        "cache.wrap(openai.OpenAI())",
+        "cache.turn_key(chat, settings)",
+        'ResponseCache.recording(path, mode="replay")',
+    ):
         assert needle in text  # test_readme.py runs every README block
+
+
+def _text_of_events(name: str, events: list[Any]) -> str:
+    """The answer text a consumer reads from stream events, as each API documents it."""
+    if name == "openai.chat":
+        return "".join(e.choices[0].delta.content or "" for e in events if e.choices)
+    if name == "openai.responses":
+        return "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    if name == "anthropic.messages":
+        return "".join(
+            e.delta.text
+            for e in events
+            if e.type == "content_block_delta" and e.delta.type == "text_delta"
+        )
+    return "".join(e.text or "" for e in events)
+
+
+@pytest.mark.parametrize("name", sorted(CALLS))
+def test_a_streamed_call_replays_an_answer_a_plain_call_stored(
+    fake_server: FakeServer, name: str
+) -> None:
+    from stableprefix.response_cache._assemble import assemble
+
+    make, call, text, _ = CALLS[name]
+    cache = ResponseCache(namespace="t")
+    client = cache.wrap(make(fake_server))
+    fake_server.reply_text("four, said plainly")
+    plain = call(client, False)
+    replayed = list(call(client, True))
+    assert len(fake_server.requests) == 1  # the stream was answered from the plain entry
+    assert _text_of_events(name, replayed) == "four, said plainly" == text(plain)
+    sdk = {"openai": "openai.types.", "anthropic": "anthropic.types.", "gemini": "google.genai."}
+    assert all(type(e).__module__.startswith(sdk[name.split(".")[0]]) for e in replayed)
+    endpoint = "gemini.generate_content" if name == "gemini" else name
+    events = [e.model_dump(mode="json", exclude_none=True) for e in replayed]
+    assembled = assemble(endpoint, events)
+    assert assembled is not None  # the events make a complete stream
+    assert text(type(plain).model_validate(assembled)) == text(plain)
+    assert (cache.stats.hits, cache.stats.misses) == (1, 1)
+
+
+def test_openai_chat_replay_honours_include_usage(fake_server: FakeServer) -> None:
+    cache = ResponseCache(namespace="t")
+    client = cache.wrap(openai_client(fake_server))
+    fake_server.reply_text("four")
+    client.chat.completions.create(model="gpt-4o-mini", messages=MSGS, temperature=0)
+    with_usage = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini",
+            messages=MSGS,
+            temperature=0,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    without = list(
+        client.chat.completions.create(
+            model="gpt-4o-mini", messages=MSGS, temperature=0, stream=True
+        )
+    )
+    assert len(fake_server.requests) == 1
+    assert with_usage[-1].choices == [] and with_usage[-1].usage is not None
+    assert all(e.usage is None for e in without)
+    assert [e.choices[0].finish_reason for e in without][-1] == "stop"
+
+
+def test_async_streamed_call_replays_a_plain_entry(fake_server: FakeServer) -> None:
+    cache = ResponseCache(namespace="t")
+    client = cache.wrap(anthropic_client(fake_server, anthropic.AsyncAnthropic))
+    fake_server.reply_text("four")
+
+    async def main() -> list[Any]:
+        await client.messages.create(model="claude-sonnet-5-5", max_tokens=9, messages=MSGS)
+        stream = await client.messages.create(
+            model="claude-sonnet-5-5", max_tokens=9, messages=MSGS, stream=True
+        )
+        return [e async for e in stream]
+
+    events = asyncio.run(main())
+    assert len(fake_server.requests) == 1
+    assert _text_of_events("anthropic.messages", events) == "four"

@@ -18,6 +18,13 @@ True
 
 from ._backend import MemoryBackend, ResponseBackend
 from ._cache import ResponseCache
+from ._events import (
+    ResponseCacheBackendErrorEvent,
+    ResponseCacheCoalescedEvent,
+    ResponseCacheHitEvent,
+    ResponseCacheMissEvent,
+    ResponseCacheStoreEvent,
+)
 from ._key import EXCLUDED_ANYWHERE, EXCLUDED_FIELDS, KeyExplanation, canonical_request
 from ._redis import RedisBackend
 from ._replay import ReplayBackend, scrub
@@ -33,7 +40,12 @@ __all__ = [
     "ReplayBackend",
     "ResponseBackend",
     "ResponseCache",
+    "ResponseCacheBackendErrorEvent",
+    "ResponseCacheCoalescedEvent",
+    "ResponseCacheHitEvent",
+    "ResponseCacheMissEvent",
     "ResponseCacheStats",
+    "ResponseCacheStoreEvent",
     "SQLiteBackend",
     "canonical_request",
     "scrub",

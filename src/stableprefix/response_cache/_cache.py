@@ -1,48 +1,37 @@
 """``ResponseCache``: identical requests answered once.
 
-Approach: a request is reduced to its key (``_key``); an entry is a small
-JSON document (the response as plain JSON, or the events of a streamed one,
-the model and its usage) stored as bytes in a backend. Before storing, the
-policy (``_policy``) keeps out truncated and refused answers and, on
-request, sampled ones; errors never reach it. Lookups and stores that fail
-in the backend are counted and the call goes through (``fail_open=True``),
-or raise ``ResponseCacheError`` (``fail_open=False``). ``call``/``acall``
-add single-flight (``_flight``) around a miss, and are what the SDK
-wrappers use.
+Approach: a request is reduced to its key (``_key``); ``_entries`` reads
+and writes the entries (policy, fail-open, counters, events, sync and
+async); ``call``/``acall`` add single-flight (``_flight``) and the
+cross-process lease (``_calls``) around a miss, and are what the SDK
+wrappers use. This module holds the public surface: configuration, keys,
+``get``/``put`` and the wrapper entry points.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .._errors import ReplayMissError, ResponseCacheError, StablePrefixError
+from .._errors import ResponseCacheError, StablePrefixError
+from .._events import Event
 from .._manager import PromptManager
 from ._backend import ResponseBackend
 from ._calls import run_acall, run_call
+from ._entries import Entries, to_json
 from ._flight import AsyncFlights, Flights
 from ._key import KeyExplanation, hash_document, request_key, turn_key
 from ._open import open_backend
-from ._policy import ENDPOINTS, is_sampled, verdict
+from ._policy import ENDPOINTS
 from ._semantic import SemanticIndex
-from ._stats import ResponseCacheStats, StatsCounter, savings, usage_summary
+from ._stats import ResponseCacheStats
 
 __all__ = ["ResponseCache"]
 
 T = TypeVar("T")
-_ENTRY_VERSION = 1
 _SAMPLED = ("cache", "bypass")
-
-
-def to_json(response: Any) -> Any:
-    """A response as plain JSON: SDK objects through ``model_dump``."""
-    dump = getattr(response, "model_dump", None)
-    if callable(dump):
-        return dump(mode="json", exclude_none=True)
-    return json.loads(json.dumps(response))
 
 
 class ResponseCache:
@@ -75,14 +64,21 @@ class ResponseCache:
         similarity: the cosine similarity a semantic match needs (0 < s <= 1).
         semantic_limit: how many of a partition's newest entries a semantic
             lookup compares (brute force over a bounded set).
-
         lease: with a Redis backend, also coalesce identical calls across
-            processes: the first process to ask holds a lease on the key for
-            at most this many seconds and the others wait for its answer.
+            processes: the first process to ask holds a lease on the key
+            and the others wait for its answer. The holder renews the lease
+            every third of this many seconds while its call runs, so this is
+            how long waiters wait before taking over from a holder that died.
+        on_event: receives a ``ResponseCacheHitEvent``, ``...MissEvent``,
+            ``...StoreEvent``, ``...CoalescedEvent`` or
+            ``...BackendErrorEvent`` (all ``stableprefix.Event``) for what
+            the cache does. If it raises, the call is not affected: the
+            error is counted in ``stats.event_errors`` and shown as a
+            ``RuntimeWarning``.
 
     Raises:
-        TypeError: ``namespace`` is not a non-empty string, or ``key_fn`` is
-            not callable.
+        TypeError: ``namespace`` is not a non-empty string, or ``key_fn``
+            or ``on_event`` is not callable.
         ValueError: ``url`` or ``sampled`` is not one of the accepted forms.
 
     >>> cache = ResponseCache(namespace="docs")
@@ -114,6 +110,7 @@ class ResponseCache:
         similarity: float = 0.9,
         semantic_limit: int = 256,
         lease: float | None = None,
+        on_event: Callable[[Event], object] | None = None,
     ) -> None:
         if not isinstance(namespace, str) or not namespace:
             raise TypeError(f"namespace must be a non-empty str, got {namespace!r}")
@@ -131,31 +128,40 @@ class ResponseCache:
             raise ValueError(f"lease must be a positive number of seconds or None, got {lease!r}")
         self.lease = lease
         self.namespace = namespace
-        self.ttl = ttl
-        self.sampled = sampled
-        self.store_truncated = store_truncated
-        self.store_refused = store_refused
-        self.fail_open = fail_open
         self._key_fn = key_fn
         if backend is not None and not isinstance(backend, ResponseBackend):
             raise TypeError(f"backend must be a ResponseBackend, got {type(backend).__name__}")
+        if on_event is not None and not callable(on_event):
+            raise TypeError(f"on_event must be callable, got {type(on_event).__name__}")
         if backend is None:
             backend, url_ttl = open_backend(
                 url, max_entries=max_entries, max_bytes=max_bytes, clock=clock
             )
-            self.ttl = ttl if ttl is not None else url_ttl
-        self.backend: ResponseBackend = backend
-        self._stats = StatsCounter()
-        self._semantic = (
+            ttl = ttl if ttl is not None else url_ttl
+        semantic = (
             None
             if embed is None
             else SemanticIndex(
                 embed,
                 namespace=namespace,
-                backend=self.backend,
+                backend=backend,
                 similarity=similarity,
                 limit=semantic_limit,
             )
+        )
+        policy = {
+            "sampled": sampled,
+            "store_truncated": store_truncated,
+            "store_refused": store_refused,
+        }
+        self._entries = Entries(
+            backend,
+            ttl=ttl,
+            policy=policy,
+            fail_open=fail_open,
+            semantic=semantic,
+            document=self._document,
+            on_event=on_event,
         )
         self._flights = Flights()
         self._aflights = AsyncFlights()
@@ -225,6 +231,9 @@ class ResponseCache:
             excluded=(),
         )
 
+    def _document(self, request: Mapping[str, Any], endpoint: str) -> dict[str, Any]:
+        return self.explain_key(request, endpoint=endpoint).document
+
     def key(self, request: Mapping[str, Any], *, endpoint: str = "any") -> str:
         """The key of ``request`` (64 hex digits).
 
@@ -275,11 +284,12 @@ class ResponseCache:
             RequestKeyError: the request cannot be serialised.
             ResponseCacheError: the backend failed and ``fail_open`` is false.
         """
-        entry = self.find(request, key or self.key(request, endpoint=endpoint), endpoint)
+        key = key or self.key(request, endpoint=endpoint)
+        entry = self._entries.find(request, key, endpoint)
         if entry is None or entry.get("response") is None:
-            self._stats.add(misses=1)
+            self._entries.miss(key, endpoint)
             return None
-        self.count_hit(entry)
+        self._entries.hit(entry, key, endpoint)
         return entry["response"]
 
     def put(
@@ -300,114 +310,7 @@ class ResponseCache:
             ResponseCacheError: the backend failed and ``fail_open`` is false.
         """
         key = key or self.key(request, endpoint=endpoint)
-        return self.store(key, request, endpoint, response=to_json(response))
-
-    # ---------------------------------------------------- entry primitives
-
-    def lookup(self, key: str) -> dict[str, Any] | None:
-        """The raw entry under ``key`` (counted as nothing), or ``None``."""
-        try:
-            raw = self.backend.get(key)
-            if raw is None:
-                return None
-            entry = json.loads(raw)
-            if not isinstance(entry, dict) or entry.get("v") != _ENTRY_VERSION:
-                return None
-            return entry
-        except ValueError:
-            return None  # an unreadable entry is a miss; the next store overwrites it
-        except Exception as exc:
-            self.backend_failed(exc)
-            return None
-
-    def find(self, request: Mapping[str, Any], key: str, endpoint: str) -> dict[str, Any] | None:
-        """The entry under ``key``, else (semantic cache on) the best similar one."""
-        entry = self.lookup(key)
-        if entry is not None or self._semantic is None:
-            return entry
-        try:
-            found = self._semantic.search(request, key, endpoint, self.lookup)
-        except (TypeError, ReplayMissError):
-            raise
-        except Exception as exc:
-            self.backend_failed(exc)
-            return None
-        if found is not None:
-            self._stats.add(semantic_hits=1)
-        return found
-
-    def admissible(self, request: Mapping[str, Any]) -> bool:
-        """Whether the sampled-request policy lets ``request`` use the cache."""
-        return self.sampled == "cache" or not is_sampled(request)
-
-    def store(
-        self,
-        key: str,
-        request: Mapping[str, Any],
-        endpoint: str,
-        *,
-        response: Any = None,
-        events: list[Any] | None = None,
-    ) -> bool:
-        """Write an entry if the policy allows it; returns whether it did."""
-        body = response if response is not None else None
-        reason = "ok" if body is None else verdict(endpoint, body).reason
-        if (
-            not self.admissible(request)
-            or (reason == "truncated" and not self.store_truncated)
-            or (reason == "refused" and not self.store_refused)
-        ):
-            self._stats.add(not_stored=1)
-            return False
-        entry = {
-            "v": _ENTRY_VERSION,
-            "endpoint": endpoint,
-            "model": request.get("model") if isinstance(request.get("model"), str) else None,
-            "usage": usage_summary(ENDPOINTS.get(endpoint), body),
-            "response": body,
-            "events": events,
-            "stored_at": time.time(),
-        }
-        partition = None
-        if self._semantic is not None:
-            try:
-                found = self._semantic.vector_for(request, key, endpoint)
-            except TypeError:
-                raise
-            except Exception as exc:
-                self.backend_failed(exc)
-                found = None
-            if found is not None:
-                partition, entry["vector"] = found
-        if getattr(self.backend, "keeps_requests", False):
-            entry["request"] = self.explain_key(request, endpoint=endpoint).document
-        try:
-            data = json.dumps(entry, separators=(",", ":"), ensure_ascii=False).encode()
-            self.backend.set(key, data, ttl=self.ttl, partition=partition)
-        except Exception as exc:
-            self.backend_failed(exc)
-            return False
-        self._stats.add(stored=1)
-        return True
-
-    def count_hit(self, entry: Mapping[str, Any]) -> None:
-        """Count a hit and what it saved (the stored call's usage, priced by the registry)."""
-        self._stats.add(hits=1, **savings(entry))
-
-    def count(self, **deltas: float) -> None:
-        """Add to the counters (used by the wrappers and the stream recorder)."""
-        self._stats.add(**deltas)
-
-    def backend_failed(self, exc: Exception) -> None:
-        """Count a backend failure; raise ``ResponseCacheError`` when failing closed."""
-        if isinstance(exc, ReplayMissError):
-            raise exc  # strict replay fails loudly, never open
-        self._stats.add(backend_errors=1)
-        if not self.fail_open:
-            raise ResponseCacheError(
-                f"the response-cache backend failed ({type(exc).__name__}: {exc}); "
-                "pass fail_open=True to call upstream anyway"
-            ) from exc
+        return self._entries.store(key, request, endpoint, response=to_json(response))
 
     # ------------------------------------------------- calls (single-flight)
 
@@ -433,8 +336,8 @@ class ResponseCache:
             RequestKeyError: the request cannot be serialised.
             Whatever ``upstream`` raised (nothing is stored then).
         """
-        if not self.admissible(request):
-            self._stats.add(misses=1, not_stored=1)
+        if not self._entries.admissible(request):
+            self._entries.miss("", endpoint, "bypassed")
             return upstream()
         key = key or self.key(request, endpoint=endpoint)
         return run_call(self, request, upstream, endpoint=endpoint, load=load, key=key)
@@ -449,8 +352,8 @@ class ResponseCache:
         key: str | None = None,
     ) -> T:
         """The asyncio twin of ``call``; a cancelled caller does not cancel the others."""
-        if not self.admissible(request):
-            self._stats.add(misses=1, not_stored=1)
+        if not self._entries.admissible(request):
+            self._entries.miss("", endpoint, "bypassed")
             return await upstream()
         key = key or self.key(request, endpoint=endpoint)
         return await run_acall(self, request, upstream, endpoint=endpoint, load=load, key=key)
@@ -481,11 +384,11 @@ class ResponseCache:
     @property
     def stats(self) -> ResponseCacheStats:
         """A snapshot of the counters (see ``ResponseCacheStats``)."""
-        return self._stats.snapshot()
+        return self._entries.stats.snapshot()
 
     def reset_stats(self) -> None:
         """Set every counter back to zero."""
-        self._stats.reset()
+        self._entries.stats.reset()
 
     def clear(self) -> None:
         """Forget every stored answer (of every namespace sharing the backend)."""
@@ -499,6 +402,34 @@ class ResponseCache:
     def close(self) -> None:
         """Release the backend's connections."""
         self.backend.close()
+
+    async def aclose(self) -> None:
+        """The asyncio twin of ``close`` (also closes the running loop's async connections)."""
+        closer = getattr(self.backend, "aclose", None)
+        if closer is not None:
+            await closer()
+        else:
+            self.backend.close()
+
+    @property
+    def backend(self) -> ResponseBackend:
+        """Where the entries live."""
+        return self._entries.backend
+
+    @property
+    def ttl(self) -> float | None:
+        """Seconds an entry lives (``None``: until evicted)."""
+        return self._entries.ttl
+
+    @property
+    def fail_open(self) -> bool:
+        """Whether a backend failure lets the call through (else ``ResponseCacheError``)."""
+        return self._entries.fail_open
+
+    @property
+    def sampled(self) -> str:
+        """The sampled-request policy, ``"cache"`` or ``"bypass"``."""
+        return str(self._entries.sampled)
 
     def __enter__(self) -> ResponseCache:
         return self

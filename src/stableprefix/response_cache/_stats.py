@@ -32,11 +32,13 @@ class ResponseCacheStats:
         misses: calls that went upstream (as leader of their key).
         coalesced: calls that waited for an identical call in flight in this
             process instead of making their own (a process that waited for
-            another one's answer through a lease counts a hit).
+            another one's answer through a lease counts a hit: it read the
+            stored answer).
         stored: answers written to the backend.
         not_stored: answers left out by policy (errors, truncated, refused,
             sampled, incomplete streams).
         backend_errors: backend failures that were failed open.
+        event_errors: times the ``on_event`` callback raised (the calls went on).
         input_tokens_saved: input tokens of the calls hits replaced.
         output_tokens_saved: output tokens of the calls hits replaced.
         dollars_saved: their price by the model registry.
@@ -53,6 +55,7 @@ class ResponseCacheStats:
     stored: int = 0
     not_stored: int = 0
     backend_errors: int = 0
+    event_errors: int = 0
     input_tokens_saved: int = 0
     output_tokens_saved: int = 0
     dollars_saved: float = 0.0

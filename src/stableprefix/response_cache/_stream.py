@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from ._assemble import assemble
-from ._cache import to_json
+from ._entries import to_json
 
 if TYPE_CHECKING:
     from ._cache import ResponseCache
@@ -45,17 +45,29 @@ class _Recorder:
         self._events.append(to_json(event))
         return event
 
-    def _finish(self) -> None:
+    def _finished_answer(self) -> Any:
+        """The answer to store once the stream ended, or ``None`` (counted as not stored)."""
         if self._finished:
-            return
+            return None
         self._finished = True
         response = assemble(self._endpoint, self._events)
-        if response is None:
-            self._cache.count(not_stored=1)  # the stream never finished its answer
-            return
-        self._cache.store(
-            self._key, self._request, self._endpoint, response=response, events=self._events
-        )
+        if response is None:  # the stream never finished its answer
+            self._cache._entries.not_stored(self._key, self._endpoint, "incomplete stream")
+        return response
+
+    def _finish(self) -> None:
+        response = self._finished_answer()
+        if response is not None:
+            self._cache._entries.store(
+                self._key, self._request, self._endpoint, response=response, events=self._events
+            )
+
+    async def _afinish(self) -> None:
+        response = self._finished_answer()
+        if response is not None:
+            await self._cache._entries.astore(
+                self._key, self._request, self._endpoint, response=response, events=self._events
+            )
 
 
 class RecordingStream(_Recorder):
@@ -92,13 +104,13 @@ class AsyncRecordingStream(_Recorder):
     async def __aiter__(self) -> AsyncIterator[Any]:
         async for event in self.upstream:
             yield self._keep(event)
-        self._finish()
+        await self._afinish()
 
     async def __anext__(self) -> Any:
         try:
             return self._keep(await self.upstream.__anext__())
         except StopAsyncIteration:
-            self._finish()
+            await self._afinish()
             raise
 
     async def __aenter__(self) -> AsyncRecordingStream:

@@ -14,7 +14,10 @@ Wrapped methods: OpenAI ``chat.completions.create`` and ``responses.create``,
 Anthropic ``messages.create`` (each with ``stream=True``), google-genai
 ``models.generate_content`` and ``models.generate_content_stream``, and
 their async twins (``AsyncOpenAI``, ``AsyncAnthropic``, ``client.aio``).
-Streamed calls are not coalesced (each caller needs its own stream).
+Streamed calls are not coalesced (each caller needs its own stream). A
+streamed call replays an entry a plain call stored (its answer unfolded into
+the API's events, ``_unfold``) and a plain call is answered from an entry a
+streamed call stored (its events assembled, ``_assemble``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ._stream import AsyncRecordingStream, AsyncReplayStream, RecordingStream, ReplayStream
+from ._unfold import unfold
 
 if TYPE_CHECKING:
     from ._cache import ResponseCache
@@ -134,20 +138,33 @@ def _split(kwargs: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     return kwargs, key
 
 
+def _replayable(
+    entry: dict[str, Any] | None, endpoint: str, request: dict[str, Any]
+) -> list[Any] | None:
+    """A hit's stream: the events stored, or those a plain call's stored answer unfolds to."""
+    if entry is None:
+        return None
+    if entry.get("events"):
+        return list(entry["events"])
+    return unfold(endpoint, entry.get("response"), request)
+
+
 def _sync_method(cache: ResponseCache, original: Any, m: _Method) -> Callable[..., Any]:
     @functools.wraps(original)
     def cached(**kwargs: Any) -> Any:
         kwargs, key = _split(kwargs)
-        if not cache.admissible(kwargs):
-            cache.count(misses=1, not_stored=1)
+        entries = cache._entries
+        if not entries.admissible(kwargs):
+            entries.miss("", m.endpoint, "bypassed")
             return original(**kwargs)
         if m.always_streams or kwargs.get("stream") is True:
             key = key or cache.key(kwargs, endpoint=m.endpoint)
-            entry = cache.find(kwargs, key, m.endpoint)
-            if entry is not None and entry.get("events"):
-                cache.count_hit(entry)
-                return ReplayStream(entry["events"], _loader(m.module, m.event or m.response))
-            cache.count(misses=1)
+            entry = entries.find(kwargs, key, m.endpoint)
+            events = _replayable(entry, m.endpoint, kwargs)
+            if entry is not None and events is not None:
+                entries.hit(entry, key, m.endpoint)
+                return ReplayStream(events, _loader(m.module, m.event or m.response))
+            entries.miss(key, m.endpoint)
             return RecordingStream(cache, key, kwargs, m.endpoint, original(**kwargs))
         return cache.call(
             kwargs,
@@ -164,16 +181,18 @@ def _async_method(cache: ResponseCache, original: Any, m: _Method) -> Callable[.
     @functools.wraps(original)
     async def cached(**kwargs: Any) -> Any:
         kwargs, key = _split(kwargs)
-        if not cache.admissible(kwargs):
-            cache.count(misses=1, not_stored=1)
+        entries = cache._entries
+        if not entries.admissible(kwargs):
+            entries.miss("", m.endpoint, "bypassed")
             return await original(**kwargs)
         if m.always_streams or kwargs.get("stream") is True:
             key = key or cache.key(kwargs, endpoint=m.endpoint)
-            entry = cache.find(kwargs, key, m.endpoint)
-            if entry is not None and entry.get("events"):
-                cache.count_hit(entry)
-                return AsyncReplayStream(entry["events"], _loader(m.module, m.event or m.response))
-            cache.count(misses=1)
+            entry = await entries.afind(kwargs, key, m.endpoint)
+            events = _replayable(entry, m.endpoint, kwargs)
+            if entry is not None and events is not None:
+                entries.hit(entry, key, m.endpoint)
+                return AsyncReplayStream(events, _loader(m.module, m.event or m.response))
+            entries.miss(key, m.endpoint)
             return AsyncRecordingStream(cache, key, kwargs, m.endpoint, await original(**kwargs))
 
         async def upstream() -> Any:

@@ -260,3 +260,35 @@ def test_registering_an_incomplete_adapter_is_refused() -> None:
 
     with pytest.raises(TypeError, match="cannot be registered: it does not implement"):
         register_provider(Empty)
+
+
+def test_plain_roles_keep_their_promise_and_overriding_validation_drops_them() -> None:
+    """A {role, content: text} message of a plain role is valid and carries no tool ids."""
+    from stableprefix import check_state
+    from stableprefix._check import _plain_roles
+    from stableprefix.adapters import providers
+
+    for entry in providers():
+        adapter = entry.adapter()
+        for role in _plain_roles(adapter):
+            message = {"role": role, "content": "some text"}
+            adapter.validate_message(message, index=1)
+            assert adapter.tool_call_ids(message) == ()
+            assert adapter.tool_result_ids(message) == ()
+    fmt = ALL_FORMATS[0]
+    assert _plain_roles(fmt.adapter)
+
+    class Strict(type(fmt.adapter)):  # type: ignore[misc]
+        def validate_message(self, message: Any, *, index: int) -> None:
+            if message.get("content") == "forbidden":
+                raise InvalidMessageError("forbidden", index=index)
+            super().validate_message(message, index=index)
+
+    strict = config_for(fmt).replace(adapter=Strict())
+    assert not _plain_roles(strict.adapter)
+    state = F.append_messages(new_state(), [fmt.user("hi"), fmt.assistant("ok")],
+                              config_for(fmt))
+    doc = json.loads(dumps(state))
+    doc["committed"][1] = {"role": "assistant", "content": "forbidden"}
+    with pytest.raises(StablePrefixError, match="forbidden"):
+        check_state(doc, strict)

@@ -172,6 +172,12 @@ class ProviderAdapter(metaclass=_AdapterMeta):
     calls_span_messages: ClassVar[bool] = False
     #: Roles a conversation may start with (empty: any).
     first_roles: ClassVar[frozenset[str]] = frozenset()
+    #: Roles for which a message of exactly ``{"role": r, "content": text}``,
+    #: ``text`` a string neither empty nor blank, is valid anywhere after the
+    #: first message and neither calls a tool nor answers one. The state check
+    #: passes such messages without calling ``validate_message`` (unless a
+    #: subclass overrides the validation or tool id methods). Empty: none.
+    plain_roles: ClassVar[frozenset[str]] = frozenset()
     #: Keyword arguments ``coerce_message`` passes to an SDK object's ``model_dump``.
     dump_options: ClassVar[Mapping[str, Any]] = MappingProxyType({"exclude_none": True})
 

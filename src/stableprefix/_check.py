@@ -165,18 +165,42 @@ def _sealed_for(state: Any, adapter: ProviderAdapter) -> bool:
     return seal is not None and tag is not None and seal_digest(seal[0], tag) == seal[1]
 
 
+_PLAIN_METHODS = ("validate_message", "check_first", "tool_call_ids", "tool_result_ids")
+
+
+def _plain_roles(adapter: ProviderAdapter) -> frozenset[str]:
+    """``adapter.plain_roles``, unless a subclass changed what they promise."""
+    for cls in type(adapter).__mro__:
+        found = vars(cls)
+        if "plain_roles" in found:
+            return adapter.plain_roles
+        if any(name in found for name in _PLAIN_METHODS):
+            return frozenset()
+    return frozenset()
+
+
 def _check_order(adapter: ProviderAdapter, state: State) -> tuple[str, ...]:
     """Validate every message and their order; return the tool calls left pending."""
     # Runs once per message of every checked state: the path of a message is
     # built only when it is refused.
     pending: tuple[str, ...] = ()
     validate = adapter.validate_message
+    plain = _plain_roles(adapter)
     index = 0
     for part in ("committed", "recent"):
         messages: list[Any] = state[part]  # type: ignore[literal-required,unused-ignore]
         start, i = index, 0
         try:
             for i, message in enumerate(messages):
+                if plain and not pending and start + i and len(message) == 2:
+                    content = message.get("content")
+                    if (
+                        type(content) is str
+                        and message.get("role") in plain
+                        and content
+                        and not content.isspace()
+                    ):
+                        continue  # valid, calls and answers nothing (see plain_roles)
                 validate(message, index=start + i)
                 if start + i == 0:
                     adapter.check_first(message, index=0)

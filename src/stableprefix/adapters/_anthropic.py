@@ -146,6 +146,7 @@ class AnthropicAdapter(ProviderAdapter):
     token_family: ClassVar[str] = "anthropic"
     system_in_messages: ClassVar[bool] = False
     results_all_at_once: ClassVar[bool] = True
+    plain_roles: ClassVar[frozenset[str]] = frozenset({"user", "assistant"})
     first_roles: ClassVar[frozenset[str]] = frozenset({"user"})
 
     __slots__ = (

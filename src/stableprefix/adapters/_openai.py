@@ -138,6 +138,7 @@ class OpenAIAdapter(OpenAICacheMethods, ProviderAdapter):
     system_in_messages: ClassVar[bool] = True
     results_all_at_once: ClassVar[bool] = False
     first_roles: ClassVar[frozenset[str]] = frozenset({"system", "developer", "user", "assistant"})
+    plain_roles: ClassVar[frozenset[str]] = first_roles
 
     __slots__ = (
         "_cache",

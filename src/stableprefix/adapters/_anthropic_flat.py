@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .._blocks import CacheBlock, FlatRequest
 from .._json import canonical, sha256_hex
 from ._anthropic_markers import ttl_of
+from ._settings import ANTHROPIC, request_settings
 
 if TYPE_CHECKING:
     from ._anthropic import AnthropicAdapter
@@ -65,9 +66,16 @@ def flatten_request(adapter: AnthropicAdapter, request: Mapping[str, Any]) -> Fl
             else:
                 out.append(_flat(block, salt, kind, role, tokens))
     automatic = request.get("cache_control")
+    auto_ttl = None
     if isinstance(automatic, Mapping):
-        _apply_automatic(out, ttl_of({"cache_control": dict(automatic)}) or "5m")
-    return FlatRequest(provider=adapter.name, blocks=tuple(out))
+        auto_ttl = ttl_of({"cache_control": dict(automatic)}) or "5m"
+        _apply_automatic(out, auto_ttl)
+    return FlatRequest(
+        provider=adapter.name,
+        blocks=tuple(out),
+        auto_cache_ttl=auto_ttl if auto_ttl in ("5m", "1h") else None,
+        settings=request_settings(request, ANTHROPIC),
+    )
 
 
 def _flat(block: Any, salt: str, kind: str, role: str, tokens: int) -> CacheBlock:

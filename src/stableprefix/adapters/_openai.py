@@ -39,6 +39,7 @@ from ._openai_cache import (
     request_mode,
     without_breakpoints,
 )
+from ._settings import OPENAI_CHAT, request_settings
 from ._usage_parse import openai_chat_usage
 
 __all__ = ["OpenAIAdapter", "derive_cache_key"]
@@ -479,4 +480,5 @@ class OpenAIAdapter(OpenAICacheMethods, ProviderAdapter):
             blocks=tuple(blocks),
             routing_key=key if isinstance(key, str) else None,
             cache_mode=request_mode(request),
+            settings=() if self.caches_generated_tokens else request_settings(request, OPENAI_CHAT),
         )

@@ -53,6 +53,7 @@ from ._openai_cache import (
     request_mode,
     without_breakpoints,
 )
+from ._settings import OPENAI_RESPONSES, request_settings
 from ._usage_parse import openai_responses_usage
 
 __all__ = ["OpenAIResponsesAdapter"]
@@ -456,6 +457,7 @@ class OpenAIResponsesAdapter(OpenAICacheMethods, ProviderAdapter):
             blocks=tuple(blocks),
             routing_key=key if isinstance(key, str) else None,
             cache_mode=request_mode(request),
+            settings=request_settings(request, OPENAI_RESPONSES),
         )
 
     def _flat(self, item: Message, *, first: bool, request: Mapping[str, Any]) -> CacheBlock:

@@ -165,3 +165,18 @@ def test_a_new_library_version_checks_what_an_older_one_sealed(
     monkeypatch.setattr(stableprefix, "__version__", "99.0.0")
     loaded, sealed = cold_load(store, "c1")
     assert sealed and loaded == s and len(calls) == 2
+
+
+def test_an_adapter_with_its_own_token_counter_is_never_trusted_from_a_seal(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Counter:
+        def count_text(self, text: str) -> int:
+            return len(text)
+
+    cfg = PromptConfig(adapter=OpenAIAdapter(token_counter=Counter()))
+    s = functional.append_messages(new_state(), [user("Hi"), bot("Hello")], cfg)
+    store.save("c1", s, expected_version=0)
+    calls = _validations(monkeypatch)
+    loaded, sealed = cold_load(store, "c1", cfg)
+    assert not sealed and loaded == s and len(calls) == 2

@@ -11,14 +11,11 @@ LRU), which is what lets a save write only the change and a load of an
 unchanged session skip reading the messages again.
 
 Every load passes the core's state check. Rows whose seal matches (see
-``_codec``) were written by the library from a checked state: loaded with
-an adapter equal to the one that state was checked for, they are that
-checked state again, as ``check_state`` recognises a state it already
-checked; with another adapter the check takes the path ``loads`` takes for
-a document ``dumps`` wrote (every message validated by the adapter, derived
-fields trusted). Rows without a matching seal are checked in full. A
-session this store object already holds, checked for the same adapter, is
-handed out again as that checked state (fresh lists, shared messages).
+``_codec``) were written by the library from a state checked for an equal
+adapter: they are that checked state again, as ``check_state`` recognises
+a state it already checked. Every other load is checked in full. A session
+this store object already holds, checked for the same adapter, is handed
+out again as that checked state (fresh lists, shared messages).
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .._backends import store_errors
 from .._config import PromptConfig
 from .._errors import ConflictError, InvalidStateError, StoreError
-from .._state import CheckedState, State, is_intact, new_state, signature, validate_state
+from .._state import State, is_intact, new_state, validate_state
 from ._codec import (
     EMPTY,
     Delta,
@@ -140,14 +137,13 @@ def check_loaded(
     """The single state check for a state read from a store.
 
     Args:
+        sealed: the rows matched their seal (written by the library, unchanged).
         checked_by: with ``sealed``, the fingerprint of the adapter the
             rows were checked for when they were written; if it is
-            ``config.adapter``'s, the messages passed this check already.
-        sealed: the rows matched their seal: the derived fields are the
-            library's own (as for a document ``loads`` read back intact),
-            and the messages are plain JSON (the library's encoder wrote
-            them, ``json.loads`` read them), so the structure check covers
-            the other fields and the adapter checks every message.
+            ``config.adapter``'s, the state passed this check already (its
+            messages, their order, counts, hash; the library's encoder
+            wrote them and ``json.loads`` read them, so they are plain
+            JSON) and only its small fields are checked again.
 
     Raises:
         StoreError: the stored state does not pass (naming the session and the field).
@@ -157,16 +153,11 @@ def check_loaded(
             return validate_state(state)
         from .._check import check_state
 
-        if sealed:
-            validate_state(_shell(state))
-            if checked_by is not None and checked_by == adapter_fingerprint(config.adapter):
-                from .._check import mark_checked
+        if sealed and checked_by is not None and checked_by == adapter_fingerprint(config.adapter):
+            from .._check import mark_checked
 
-                return mark_checked(state, config.adapter)
-            intact = CheckedState(state)
-            intact._adapter, intact._derived = None, True
-            intact._sig = signature(intact)
-            state = intact  # type: ignore[assignment]
+            validate_state(_shell(state))
+            return mark_checked(state, config.adapter)
         return check_state(state, config)
     except InvalidStateError as exc:
         raise StoreError(
@@ -324,10 +315,12 @@ class StoreBase:
                 expected_version=expected,
                 actual_version=base.version if base else 0,
             )
-        sealed = is_intact(state) and bool(state._derived)  # type: ignore[attr-defined]
-        adapter = state._adapter if sealed else None  # type: ignore[attr-defined]
-        checked_by = None if adapter is None else adapter_fingerprint(adapter)
-        return diff(base, state, now=self._clock(), sealed=sealed, checked_by=checked_by)
+        checked_by = None
+        if is_intact(state) and state._derived:  # type: ignore[attr-defined]
+            checked_by = adapter_fingerprint(state._adapter)  # type: ignore[attr-defined]
+        return diff(
+            base, state, now=self._clock(), sealed=checked_by is not None, checked_by=checked_by
+        )
 
     def _saved(self, session_id: str, state: State, delta: Delta, version: int, base: Seen) -> None:
         messages = [*state["committed"], *state["recent"]]

@@ -20,18 +20,19 @@ never mutates a message, so an unchanged one is the same object) and by
 canonical JSON otherwise. ``digest`` fingerprints a change so that a retried
 save of the same change is recognised and not applied twice.
 
-The meta of a state the library checked also carries a *seal*: a SHA-256
-over the live entries (as one running hash, extended by each append) and
-the meta fields, which include the fingerprint of the adapter the state
-was checked for (``adapter_fingerprint``). A load whose entries and meta
-still match their seal reads rows exactly as this library wrote them from
-a checked state: for the same adapter it is that checked state again (as a
-state the library returned is not checked twice in memory); for another
-adapter the derived fields (token counts, history hash) are trusted as
-``loads`` trusts a document ``dumps`` wrote and every message is checked.
-A row edited by anything else breaks the seal, and the load recomputes and
-compares everything. Keeping the running hash makes an append cost O(new
-entries); a compaction or rewrite hashes the live list again.
+The meta of a state the library checked for an adapter also carries a
+*seal*: a SHA-256 over the live entries (as one running hash, extended by
+each append) and the meta fields, which include the fingerprint of that
+adapter (``adapter_fingerprint``: the core's counting tag, i.e. the library
+version, the adapter's class and every setting). A load whose entries and
+meta still match their seal, with an equal adapter, reads rows exactly as
+this library wrote them from a state that passed the check for that
+adapter: it is that checked state again, as ``check_state`` does not check
+twice a state it checked. Any other load (a row edited by anything else
+breaks the seal, another adapter, a new library version, an adapter with
+its own token counter) is checked in full. Keeping the running hash makes
+an append cost O(new entries); a compaction or rewrite hashes the live
+list again.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from typing import Any
 
 from .._errors import InvalidStateError
 from .._json import canonical
-from .._state import STATE_VERSION, State
+from .._state import STATE_VERSION, State, counting_tag
 from ..adapters._base import Message
 
 __all__ = [
@@ -198,13 +199,13 @@ def is_sealed(meta: bytes, entries_hash: Any) -> bool:
     return seal(meta[:-_SEAL_TAIL] + b"}", entries_hash) == meta
 
 
-def adapter_fingerprint(adapter: Any) -> str:
-    """What a seal records of the adapter a state was checked for.
+def adapter_fingerprint(adapter: Any) -> str | None:
+    """What a seal records of the adapter a state was checked for (None: nothing to seal).
 
-    The library version, the adapter's class and every setting (an adapter
-    is a value object whose ``repr`` shows them all); a setting that is a
-    function shows its address, so such an adapter matches only within one
-    process, and a new library version re-checks what an older one sealed.
+    A hash of the core's counting tag (the library version, the adapter's
+    class and every setting), so a new library version or another adapter
+    re-checks what was sealed; an adapter with its own token counter has
+    no tag (its identity does not survive the process) and is never sealed.
 
     >>> from stableprefix.adapters import OpenAIAdapter
     >>> adapter_fingerprint(OpenAIAdapter()) == adapter_fingerprint(OpenAIAdapter())
@@ -212,11 +213,10 @@ def adapter_fingerprint(adapter: Any) -> str:
     >>> adapter_fingerprint(OpenAIAdapter()) == adapter_fingerprint(OpenAIAdapter(model="x"))
     False
     """
-    from .. import __version__
-
-    kind = type(adapter)
-    text = f"{__version__}|{kind.__module__}.{kind.__qualname__}|{adapter!r}"
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    tag = counting_tag(adapter)
+    if tag is None:
+        return None
+    return hashlib.sha256(tag.encode("utf-8", "surrogatepass")).hexdigest()[:32]
 
 
 def hash_entries(

@@ -281,3 +281,31 @@ def test_a_responses_manager_sends_the_response_id_it_was_given(server):
     assert mon.stats.agreements == {"agree": 1, "disagree": 1}
     # flagged even though no event was emitted (the reads were as the cache model expected)
     assert mon.stats.disagreements == [2] and mon.stats.busts == 0
+
+
+def test_a_streamed_answer_carries_the_diagnosis_to_the_monitor(server):
+    """Anthropic sends the diagnosis in message_start; the SDK's final message keeps it."""
+    client = anthropic.Anthropic(api_key="k", base_url=server.url, max_retries=0)
+    pm = PromptManager(
+        PromptConfig(
+            adapter=AnthropicAdapter(provider_diagnostics=True),
+            static_system_prompt="Refund policy. " * 400,
+        )
+    )
+    mon = CacheMonitor("anthropic")
+    mon.attach(pm)
+    server.usage = lambda kind, body: FakeUsage(prompt=2500, cached=0, written=2400)
+    server.extra = [{}, _miss("messages_changed", 40)]
+    for turn in range(2):
+        pm.append({"role": "user", "content": f"Question {turn}"})
+        request = {"model": "claude-sonnet-4-6", "max_tokens": 64, **pm.build_request()}
+        with client.messages.stream(**request) as stream:
+            final = stream.get_final_message()
+        event = mon.observe(request, final, sent_at=float(turn))
+        pm.append(final)
+    assert [b["diagnostics"] for b in server.bodies("anthropic")] == [
+        {"previous_message_id": None},
+        {"previous_message_id": "msg_0"},
+    ]
+    assert event is not None and event.explanation.agreement == "disagree"
+    assert mon.stats.disagreements == [1]

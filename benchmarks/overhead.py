@@ -31,8 +31,10 @@ What is measured:
    default target (``history_max_tokens // 2`` in ours, ``max_tokens // 2`` in
    llmbuffer), is timed.
 3. Serialising and restoring the state of a 1,000-turn conversation: dumps
-   time (the manager's, and ``stableprefix.dumps`` of a state the functional
-   API returned), loads time (to a state, to a state passed through the full
+   time (the manager's, repeated: from its second call on it reuses the JSON
+   of messages it already wrote; the first dumps of a freshly loaded
+   manager, as in a request handler; and ``stableprefix.dumps`` of a state
+   the functional API returned), loads time (to a state, to a state passed through the full
    ``check_state`` that every functional call and store applies, and to a
    manager), and the size in bytes of each library's default serialisation.
    llmbuffer's side is its unchecked ``loads`` / ``to_json`` throughout.
@@ -452,18 +454,27 @@ def measure_state(report: Report, ours: Ours, peer: Peer, plan: Plan, log: Log) 
     def peer_restore(t: str) -> Any:
         return peer.lib.PromptManager.from_json(t, static_system_prompt=SYSTEM_PROMPT)
 
-    # label -> (argument, our operation, llmbuffer's argument, its operation)
-    work: dict[str, tuple[Any, Callable[[Any], object], Any, Callable[[Any], object]]] = {
-        "dumps": (pm, lambda m: m.dumps(), lb, lambda m: m.to_json()),
-        "loads -> state": (text, sp.loads, peer_text, peer.lib.loads),
-        "loads -> manager": (text, restore, peer_text, peer_restore),
-        "loads + check_state": (text, load_checked, peer_text, peer.lib.loads),
-        "dumps of a state": (state, sp.dumps, lb, lambda m: m.to_json()),
+    # label -> (setup, our operation, llmbuffer's setup, its operation)
+    Setup = Callable[[], Any]
+    work: dict[str, tuple[Setup, Callable[[Any], object], Setup, Callable[[Any], object]]] = {
+        "dumps": (fixed(pm), lambda m: m.dumps(), fixed(lb), lambda m: m.to_json()),
+        # A manager dumped once, as a request handler does (ours then has no
+        # message texts of an earlier call to reuse).
+        "first dumps of a manager": (
+            lambda: restore(text),
+            lambda m: m.dumps(),
+            lambda: peer_restore(peer_text),
+            lambda m: m.to_json(),
+        ),
+        "loads -> state": (fixed(text), sp.loads, fixed(peer_text), peer.lib.loads),
+        "loads -> manager": (fixed(text), restore, fixed(peer_text), peer_restore),
+        "loads + check_state": (fixed(text), load_checked, fixed(peer_text), peer.lib.loads),
+        "dumps of a state": (fixed(state), sp.dumps, fixed(lb), lambda m: m.to_json()),
     }
-    for label, (arg, action, peer_arg, peer_action) in work.items():
+    for label, (setup, action, peer_setup, peer_action) in work.items():
         stats = alternate(
-            (plan.serialisations, op_job(fixed(arg), action)),
-            (plan.serialisations, op_job(fixed(peer_arg), peer_action)),
+            (plan.serialisations, op_job(setup, action)),
+            (plan.serialisations, op_job(peer_setup, peer_action)),
             plan.rounds,
         )
         report.add(Row(f"{label}, {STATE_TURNS:,} turns", *stats, "ns"), log)

@@ -342,3 +342,41 @@ def test_a_document_the_library_wrote_loads_at_any_stack_depth() -> None:
     dive(limit - 60)  # nearly all the stack is used up by the caller
     assert results[0] == results[1] == loads(text)
     assert sys.getrecursionlimit() == limit
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=[f.name for f in FORMATS])
+@pytest.mark.parametrize("edit", ["role", "blank", "empty", "extra", "not a dict", "first"])
+def test_one_bad_message_among_plain_ones_is_found_with_its_path(fmt: Fmt, edit: str) -> None:
+    """Long runs of plain text messages are checked in bulk; one bad one still shows."""
+    config = config_for(fmt)
+    msgs = [fmt.user(f"q{i}") if i % 2 == 0 else fmt.assistant(f"a{i}") for i in range(8)]
+    state = F.append_messages(new_state(), msgs, config)
+    doc = json.loads(dumps(state))
+    where = 0 if edit == "first" else 5
+    message = doc["committed"][where]
+    if edit == "role":
+        message["role"] = "robot"
+    elif edit == "blank":
+        message["content"] = "  \n "
+    elif edit == "empty":
+        message["content"] = ""
+    elif edit == "extra":
+        message["name"] = 7
+    elif edit == "not a dict":
+        doc["committed"][where] = 7
+    else:
+        message["role"] = "assistant"  # a conversation may not start with it everywhere
+    try:  # what the adapter says of the edited message on its own
+        config.adapter.validate_message(doc["committed"][where], index=where)
+        if where == 0:
+            config.adapter.check_first(doc["committed"][0], index=0)
+        accepted = True
+    except (StablePrefixError, AttributeError):
+        accepted = False
+    for given in (lambda: doc, lambda: loads(json.dumps(doc))):  # a dict, a parsed document
+        with pytest.raises(InvalidStateError) as info:
+            check_state(given(), config)
+        if accepted:  # then only the edit itself shows, in the hash
+            assert info.value.path == "$.history_hash"
+        else:
+            assert info.value.path.startswith(f"$.committed[{where}]"), info.value.path

@@ -25,6 +25,7 @@ e.g. ``loads(dumps(state))``).
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 from ._adapter import ProviderAdapter
@@ -179,37 +180,75 @@ def _plain_roles(adapter: ProviderAdapter) -> frozenset[str]:
     return frozenset()
 
 
+def _all_plain(messages: list[Any], plain: frozenset[str]) -> bool:
+    """Whether every message passes the plain test of ``_check_order``'s loop.
+
+    The same test, computed by C-level iteration over the whole list.
+    """
+    if not set(map(type, messages)) <= _DICT or set(map(len, messages)) != _TWO:
+        return False
+    roles = list(map(dict.get, messages, repeat("role")))
+    if not set(map(type, roles)) <= _STR or not set(roles) <= plain:
+        return False
+    contents = list(map(dict.get, messages, repeat("content")))
+    return (
+        set(map(type, contents)) <= _STR
+        and all(contents)
+        and not any(map(str.isspace, contents))  # type: ignore[arg-type]
+    )
+
+
+_DICT, _STR, _TWO = frozenset({dict}), frozenset({str}), {2}
+
+
 def _check_order(adapter: ProviderAdapter, state: State) -> tuple[str, ...]:
     """Validate every message and their order; return the tool calls left pending."""
     # Runs once per message of every checked state: the path of a message is
     # built only when it is refused.
     pending: tuple[str, ...] = ()
-    validate = adapter.validate_message
     plain = _plain_roles(adapter)
     index = 0
     for part in ("committed", "recent"):
         messages: list[Any] = state[part]  # type: ignore[literal-required,unused-ignore]
-        start, i = index, 0
+        i = 0
         try:
-            for i, message in enumerate(messages):
-                if plain and not pending and start + i and len(message) == 2:
-                    content = message.get("content")
-                    if (
-                        type(content) is str
-                        and message.get("role") in plain
-                        and content
-                        and not content.isspace()
-                    ):
-                        continue  # valid, calls and answers nothing (see plain_roles)
-                validate(message, index=start + i)
-                if start + i == 0:
-                    adapter.check_first(message, index=0)
-                pending = advance(pending, message, adapter, start + i)
+            # The conversation's first message is always checked in full.
+            first = 1 if index == 0 and messages else 0
+            if first:
+                pending = _one(adapter, messages[0], 0, pending)
+            if not (plain and not pending and _all_plain(messages[first:], plain)):
+                for i in range(first, len(messages)):
+                    pending = _one(adapter, messages[i], index + i, pending, plain)
         except StablePrefixError as exc:
             path = f"$.{part}[{i}]" + _inner(exc)
             raise InvalidStateError(str(exc), path=path) from exc
-        index = start + len(messages)
+        index += len(messages)
     return pending
+
+
+def _one(
+    adapter: ProviderAdapter,
+    message: Any,
+    index: int,
+    pending: tuple[str, ...],
+    plain: frozenset[str] = frozenset(),
+) -> tuple[str, ...]:
+    """Check one message at ``index``; return the pending tool calls after it."""
+    if type(message) is not dict:  # replaced inside a checked state's list
+        raise InvalidStateError(f"must be a message object, got {type(message).__name__}")
+    if plain and not pending and len(message) == 2:
+        content = message.get("content")
+        if (
+            type(content) is str
+            and message.get("role") in plain
+            and content
+            and not content.isspace()
+        ):
+            return pending  # valid, calls and answers nothing (see plain_roles)
+    adapter.validate_message(message, index=index)
+    if index == 0:
+        adapter.check_first(message, index=0)
+    return advance(pending, message, adapter, index)
 
 
 def _inner(exc: StablePrefixError) -> str:

@@ -29,6 +29,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
+from itertools import chain, repeat
 from typing import Any, TypedDict, TypeVar
 
 from ._adapter import Message
@@ -535,6 +536,42 @@ def _check_messages(state: dict[str, Any], part: str, parsed: bool) -> None:
             f"has {len(counts)} entries but {part} has {len(messages)} messages",
             path=f"$.{part}_counts",
         )
+    if not (parsed and _all_flat(messages)):
+        _check_each_message(messages, part, parsed)
+    if not (set(map(type, counts)) <= _INT and (not counts or min(counts) >= 0)):
+        for i, count in enumerate(counts):
+            if type(count) is not int or count < 0:
+                _check_count(count, f"$.{part}_counts[{i}]")
+    total = state[f"{part}_tokens"]
+    _check_count(total, f"$.{part}_tokens")
+    if total != sum(counts):
+        raise InvalidStateError(
+            f"is {total} but {part}_counts add up to {sum(counts)}", path=f"$.{part}_tokens"
+        )
+
+
+_INT = frozenset({int})
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def _all_flat(messages: list[Any]) -> bool:
+    """Every message an object with a string role and only scalar values.
+
+    The same verdict the loop of ``_check_each_message`` reaches for parsed
+    JSON, computed by C-level iteration (``map``/``set``) over the list.
+    """
+    return (
+        set(map(type, messages)) <= _DICT
+        and set(map(type, map(dict.get, messages, repeat("role")))) <= _STR
+        and set(map(type, chain.from_iterable(map(dict.values, messages)))) <= _SCALARS
+    )
+
+
+_DICT = frozenset({dict})
+_STR = frozenset({str})
+
+
+def _check_each_message(messages: list[Any], part: str, parsed: bool) -> None:
     for i, message in enumerate(messages):
         if type(message) is not dict or not (
             type(message.get("role")) is str or type(message.get("type")) is str
@@ -556,15 +593,6 @@ def _check_messages(state: dict[str, Any], part: str, parsed: bool) -> None:
             check_plain(message, "")
         except JSONPathError as exc:
             raise InvalidStateError(str(exc), path=f"$.{part}[{i}]{exc.path}") from None
-    for i, count in enumerate(counts):
-        if type(count) is not int or count < 0:
-            _check_count(count, f"$.{part}_counts[{i}]")
-    total = state[f"{part}_tokens"]
-    _check_count(total, f"$.{part}_tokens")
-    if total != sum(counts):
-        raise InvalidStateError(
-            f"is {total} but {part}_counts add up to {sum(counts)}", path=f"$.{part}_tokens"
-        )
 
 
 def _check_pending(pending: Any) -> None:

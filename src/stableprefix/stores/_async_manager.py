@@ -8,7 +8,8 @@ conflict handling follow ``StoredPromptManager`` exactly: save the change
 under the version it started from; after a lost race reload the newer
 state and run the operation again; if it no longer applies, keep the newer
 state and raise ``ConflictError``; on any other failure restore the state
-from before the operation.
+from before the operation. Events are held until the change is saved, then
+delivered (a raising ``on_event`` cannot undo a saved change).
 """
 
 from __future__ import annotations
@@ -20,11 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from .._config import PromptConfig
 from .._errors import ConflictError, StablePrefixError, StoreError
-from .._manager import PromptManager
 from .._state import State, copy_state
 from ..adapters._base import Message
 from ..functional import _check_response_id
-from ._session import MAX_RETRIES, StoreConflictEvent, _deliver, _mark
+from ._session import MAX_RETRIES, EventHolder, StoreConflictEvent, _mark
 
 if TYPE_CHECKING:
     from .._compaction import CompactionEvent
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["AsyncPromptManager"]
 
 
-class _Core(PromptManager):
+class _Core(EventHolder):
     """The in-memory manager an ``AsyncPromptManager`` drives."""
 
     def take(self, state: State) -> None:
@@ -149,54 +149,68 @@ class AsyncPromptManager:
 
     async def _persist(self, operation: str, run: Callable[[], Any]) -> Any:
         async with self._lock:
-            pm = self._pm
-            before, version = copy_state(pm.settled()), self._version
             try:
-                result = run()
-                if self._store is not None and _mark(pm.settled()) != _mark(before):
-                    self._version = await self._store._save(self._session_id, pm.settled(), version)
-                return result
-            except ConflictError as exc:
-                if exc.actual_version is not None and exc.actual_version < version:
-                    pm.take(before)
-                    raise StoreError(
-                        f"the store went back from version {version} to {exc.actual_version}: "
-                        "it lost the session (expired, deleted, or a restart without "
-                        f"persistence); save manager.state again with expected_version="
-                        f"{exc.actual_version} to restore it",
-                        session_id=self._session_id,
-                        operation="save",
-                    ) from exc
-                try:
-                    return await self._retry(operation, run, exc)
-                except BaseException:
-                    if self._version <= version:
-                        pm.take(before)
-                        self._version = version
-                    raise
+                result = await self._commit(operation, run)
             except BaseException:
-                pm.take(before)
+                self._pm.drop()
                 raise
+            self._pm.release()  # the change is saved: a raising callback cannot undo it
+            return result
+
+    async def _commit(self, operation: str, run: Callable[[], Any]) -> Any:
+        """Run and save the operation, holding its events (under the lock)."""
+        pm = self._pm
+        before, version = copy_state(pm.settled()), self._version
+        try:
+            pm.hold()
+            result = run()
+            if self._store is not None and _mark(pm.settled()) != _mark(before):
+                self._version = await self._store._save(self._session_id, pm.settled(), version)
+            return result
+        except ConflictError as exc:
+            if exc.actual_version is not None and exc.actual_version < version:
+                pm.take(before)
+                raise StoreError(
+                    f"the store went back from version {version} to {exc.actual_version}: "
+                    "it lost the session (expired, deleted, or a restart without "
+                    f"persistence); save manager.state again with expected_version="
+                    f"{exc.actual_version} to restore it",
+                    session_id=self._session_id,
+                    operation="save",
+                ) from exc
+            try:
+                return await self._retry(operation, run, exc)
+            except BaseException:
+                if self._version <= version:
+                    pm.take(before)
+                    self._version = version
+                raise
+        except BaseException:
+            pm.take(before)
+            raise
 
     async def _retry(self, operation: str, run: Callable[[], Any], first: ConflictError) -> Any:
         assert self._store is not None
         expected = self._version
+        conflicts: list[StoreConflictEvent] = []
         for attempt in range(1, MAX_RETRIES + 1):
             if attempt > 1:
                 await asyncio.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 7)))
             await self._reload()
-            _deliver(
-                self.config,
+            conflicts.append(
                 StoreConflictEvent(
                     session_id=self._session_id,
                     operation=operation,
                     expected_version=expected,
                     actual_version=self._version,
                     attempt=attempt,
-                ),
+                )
             )
             latest, version = copy_state(self._pm.settled()), self._version
             try:
+                self._pm.hold()  # forget the events of the attempt that lost
+                for event in conflicts:
+                    self._pm.note(event)
                 result = run()
             except StablePrefixError as exc:
                 self._pm.take(latest)

@@ -10,6 +10,12 @@ longer applies (a tool result whose call someone else already answered),
 the manager keeps the newer state and raises ``ConflictError`` saying why.
 Any other failure (store down, full) restores the state from before the
 operation, so memory and store never disagree and the manager stays usable.
+
+Events are delivered only for committed changes: while an operation runs
+and is saved, its events (and any ``StoreConflictEvent``) are held, then
+delivered once the save succeeded. An ``on_event`` callback that raises
+therefore never undoes a saved change: as with the in-memory manager, the
+caller gets the ``HookError`` and the manager holds the new, saved state.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .._apply import deliver
 from .._config import PromptConfig
 from .._errors import ConflictError, StablePrefixError, StoreError
 from .._events import Event
@@ -30,7 +37,13 @@ if TYPE_CHECKING:
     from .._compaction import CompactionEvent
     from ._base import Store
 
-__all__ = ["MAX_RETRIES", "StoreConflictEvent", "StoredPromptManager", "open_session"]
+__all__ = [
+    "MAX_RETRIES",
+    "EventHolder",
+    "StoreConflictEvent",
+    "StoredPromptManager",
+    "open_session",
+]
 
 MAX_RETRIES = 100
 
@@ -58,10 +71,44 @@ class StoreConflictEvent(Event):
     attempt: int
 
 
-def _deliver(config: PromptConfig, event: Event) -> None:
-    sink: Callable[[Event], Any] | None = getattr(config, "on_event", None)
-    if sink is not None:
-        sink(event)
+class EventHolder(PromptManager):
+    """A manager that can hold its events until its change is saved.
+
+    Between ``hold()`` and ``release()`` (or ``drop()``) the events of its
+    changes are kept instead of delivered; ``release`` delivers them all
+    (every one, even if the callback raises for one: then ``HookError``).
+    """
+
+    _held: list[Event] | None = None
+
+    def _deliver(self, events: list[Event]) -> None:
+        if self._held is not None:
+            self._held.extend(events)
+        else:
+            PromptManager._deliver(self, events)
+
+    def hold(self) -> None:
+        """Keep the events of the next change (a new attempt forgets earlier ones)."""
+        self._held = []
+
+    def note(self, event: Event) -> None:
+        """Hold an event of the saving itself (e.g. a conflict that was retried)."""
+        if self._held is None:
+            self._held = []
+        self._held.append(event)
+
+    def drop(self) -> None:
+        """Forget the held events (their change was not committed)."""
+        self._held = None
+
+    def release(self) -> None:
+        """Deliver the held events: their change is committed.
+
+        Raises:
+            HookError: ``on_event`` raised (the change stands; see ``PromptManager``).
+        """
+        events, self._held = self._held or [], None
+        deliver(events, self._config, None)
 
 
 def _mark(state: State) -> tuple[Any, ...]:
@@ -78,7 +125,7 @@ def _mark(state: State) -> tuple[Any, ...]:
     )
 
 
-class StoredPromptManager(PromptManager):
+class StoredPromptManager(EventHolder):
     """A ``PromptManager`` bound to a session in a store (``PromptManager.open``).
 
     Every change is saved before the call returns; reads are from memory.
@@ -129,54 +176,67 @@ class StoredPromptManager(PromptManager):
 
     def _persist(self, operation: str, run: Callable[[], Any]) -> Any:
         with self._lock:
-            before, version = copy_state(self._settled()), self._version
-            mark = _mark(before)
             try:
-                result = run()
-                state = self._settled()
-                if _mark(state) != mark:
-                    self._version = self._store._save(self._session_id, state, version)
-                return result
-            except ConflictError as exc:
-                if exc.actual_version is not None and exc.actual_version < version:
-                    self._take(before, version)
-                    raise StoreError(
-                        f"the store went back from version {version} to {exc.actual_version}: "
-                        "it lost the session (expired, deleted, or a restart without "
-                        "persistence); this manager still holds version "
-                        f"{version}: save manager.state again with expected_version="
-                        f"{exc.actual_version} to restore it",
-                        session_id=self._session_id,
-                        operation="save",
-                    ) from exc
-                try:
-                    return self._retry(operation, run, exc)
-                except BaseException:
-                    if self._version <= version:  # no newer state was taken in
-                        self._take(before, version)
-                    raise
+                result = self._commit(operation, run)
             except BaseException:
-                self._take(before, version)
+                self.drop()
                 raise
+            self.release()  # the change is saved: a raising callback cannot undo it
+            return result
+
+    def _commit(self, operation: str, run: Callable[[], Any]) -> Any:
+        """Run and save the operation, holding its events (under the lock)."""
+        before, version = copy_state(self._settled()), self._version
+        mark = _mark(before)
+        try:
+            self.hold()
+            result = run()
+            state = self._settled()
+            if _mark(state) != mark:
+                self._version = self._store._save(self._session_id, state, version)
+            return result
+        except ConflictError as exc:
+            if exc.actual_version is not None and exc.actual_version < version:
+                self._take(before, version)
+                raise StoreError(
+                    f"the store went back from version {version} to {exc.actual_version}: "
+                    "it lost the session (expired, deleted, or a restart without "
+                    "persistence); this manager still holds version "
+                    f"{version}: save manager.state again with expected_version="
+                    f"{exc.actual_version} to restore it",
+                    session_id=self._session_id,
+                    operation="save",
+                ) from exc
+            try:
+                return self._retry(operation, run, exc)
+            except BaseException:
+                if self._version <= version:  # no newer state was taken in
+                    self._take(before, version)
+                raise
+        except BaseException:
+            self._take(before, version)
+            raise
 
     def _retry(self, operation: str, run: Callable[[], Any], first: ConflictError) -> Any:
         expected = self._version
+        conflicts: list[Event] = []
         for attempt in range(1, MAX_RETRIES + 1):
             if attempt > 1:  # let the other writers through before trying again
                 time.sleep(random.uniform(0, 0.001 * 2 ** min(attempt, 7)))
             self._take(*self._store.load(self._session_id, config=self._config))
-            _deliver(
-                self._config,
-                StoreConflictEvent(
-                    session_id=self._session_id,
-                    operation=operation,
-                    expected_version=expected,
-                    actual_version=self._version,
-                    attempt=attempt,
-                ),
+            conflict = StoreConflictEvent(
+                session_id=self._session_id,
+                operation=operation,
+                expected_version=expected,
+                actual_version=self._version,
+                attempt=attempt,
             )
+            conflicts.append(conflict)
             latest, version = copy_state(self._state), self._version
             try:
+                self.hold()  # forget the events of the attempt that lost
+                for event in conflicts:
+                    self.note(event)
                 result = run()
             except StablePrefixError as exc:
                 self._take(latest, version)

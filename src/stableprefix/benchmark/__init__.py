@@ -1,7 +1,9 @@
 """The benchmark: what stableprefix saves on realistic traffic.
 
 Workloads (``rag-chat``, ``clock-chat``, ``agent-loop``, ``long-chat``,
-``multi-session``) are provider-neutral scripts of timed requests.
+``multi-session``, and ``fan-out`` / ``fan-out-warm``: parallel sub-requests
+over one shared document, cold or after a warm-up request) are
+provider-neutral scripts of timed requests.
 Strategies (the library with each ``dynamic_position``, a naive client, a
 sliding window) turn them into provider requests, and the cache simulators
 of ``stableprefix.sim`` (or a live provider) score them. Run it with

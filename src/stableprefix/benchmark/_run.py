@@ -10,6 +10,7 @@ exactly the same path (``benchmarks/compare.py`` does).
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 
 from .._blocks import FlatRequest
@@ -113,6 +114,10 @@ def simulate_runs(
     return runs
 
 
+def _delay(delayed: bool, first_byte: float) -> dict[str, float]:
+    return {"response_delay": first_byte} if delayed and first_byte else {}
+
+
 def _play_scored(
     workload: Workload,
     strategy: str,
@@ -152,8 +157,12 @@ def _play_scored(
             continue
         flats, outs, convs, ideal = stream
         cache = sim.make_cache(model)
+        # Hosted caches make an entry readable when its response begins (the
+        # step's first_byte); the local engines' models take no such delay.
+        delayed = "response_delay" in inspect.signature(cache.process).parameters
         usages = [
-            cache.process(f, now=t, output_tokens=o) for (f, t), o in zip(flats, outs, strict=True)
+            cache.process(f, now=t, output_tokens=o, **_delay(delayed, step.first_byte))
+            for (f, t), o, step in zip(flats, outs, workload.steps, strict=True)
         ]
         runs.append(
             score(

@@ -100,6 +100,8 @@ class StablePrefixSession:
     def request(self, step: Step) -> dict[str, Any]:
         pm = self._manager(step.conversation)
         pm.extend([w for m in step.inputs for w in to_wire(self.wire.name, m)])
+        if step.warmup:
+            return pm.build_warmup_request()
         return pm.build_request(step.context)
 
     def reply(self, step: Step) -> None:

@@ -17,6 +17,11 @@ definitions of a few thousand tokens, retrieved chunks of 1-2k tokens,
 tool outputs of 500-3000 tokens. Gaps: a few seconds between tool steps,
 tens of seconds to minutes between user turns, and now and then a pause
 longer than five minutes.
+
+The fan-out workloads send their sub-requests at the same instant; each
+step's ``first_byte`` is when its response begins, so a hosted cache model
+lets a parallel request read only what an earlier response has begun to
+serve (``benchmarks/warming.py`` measures the same with its own document).
 """
 
 from __future__ import annotations
@@ -99,6 +104,12 @@ class Step:
     inputs: tuple[Message, ...]
     reply: Message
     output_tokens: int
+    #: Seconds from sending the request until its response begins: what it
+    #: writes to a hosted cache is readable only from then on.
+    first_byte: float = 0.0
+    #: A warm-up request: the smallest request that writes the prefix its
+    #: conversation shares with others (``build_warmup_request``), sent first.
+    warmup: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -408,6 +419,41 @@ def _multi_session(rng: random.Random, turns: int, sessions: int = 6) -> list[St
     return [out[k] for k in order]
 
 
+# Seconds until a response begins; an assumption, like warming.py's FIRST_BYTE.
+_FIRST_BYTE = 1.5
+
+
+def _fan_out(rng: random.Random, turns: int, warm: bool) -> list[Step]:
+    """An agent sends ``turns`` sub-requests at once over a ~20k-token shared document.
+
+    Every sub-request is its own conversation holding the same document
+    (a user message and the agent's acknowledgement) and then its own task.
+    With ``warm`` a warm-up request for the shared part goes first and the
+    sub-requests leave once its response has begun.
+    """
+    document = "Filing to check, all segments:\n\n" + "\n\n".join(
+        T.chunk(rng, 2500, i + 1) for i in range(8)
+    )
+    shared = (
+        Message(role="user", text=document),
+        Message(role="assistant", text="Read the whole filing. Ready for the sub-tasks."),
+    )
+    steps: list[Step] = []
+    start = 0.0
+    if warm:
+        ack = Message(role="assistant", text="Ready.")
+        steps.append(Step(conversation="warm", time=0.0, context=None, inputs=shared, reply=ack,
+                          output_tokens=1, first_byte=_FIRST_BYTE, warmup=True))  # fmt: skip
+        start = _FIRST_BYTE
+    for n in range(turns):
+        task = Message(role="user", text=f"Sub-task {n + 1}: {T.question(rng)}")
+        reply, out = _say(rng, rng.randint(100, 250))
+        steps.append(Step(conversation=f"sub{n + 1}", time=start, context=None,
+                          inputs=(*shared, task), reply=reply, output_tokens=out,
+                          first_byte=_FIRST_BYTE))  # fmt: skip
+    return steps
+
+
 @dataclass(frozen=True, slots=True)
 class _Spec:
     description: str
@@ -429,6 +475,18 @@ _SPECS: dict[str, _Spec] = {
     "long-chat": _Spec("320 short turns under a 6k-token history budget", 320, 6000, _long_chat),
     "multi-session": _Spec(
         "6 support chats with some tool calls, interleaved in time", 10, 16000, _multi_session
+    ),
+    "fan-out": _Spec(
+        "N parallel sub-requests (turns) over one ~20k-token document, sent cold",
+        8,
+        48000,
+        lambda rng, n: _fan_out(rng, n, warm=False),
+    ),
+    "fan-out-warm": _Spec(
+        "the same fan-out after a warm-up request for the shared prefix",
+        8,
+        48000,
+        lambda rng, n: _fan_out(rng, n, warm=True),
     ),
 }
 

@@ -31,7 +31,8 @@ Each cache is used as its documentation shows: stableprefix ``get``/``put``;
 LangChain ``set_llm_cache`` around a chat model's ``invoke``; lix-open-cache
 ``CacheCoordinator(session_id=user).get_semantic_response(url, embedding)`` /
 ``cache_semantic_response`` (one coordinator per user, as its quick start
-keys sessions), against a redis-server this script starts on 127.0.0.1.
+keys sessions), against a redis-server this script starts on 127.0.0.1
+(which also serves stableprefix's own Redis backend, one more row).
 Both semantic caches use one embedding (hashed bag of words, 256
 dimensions) and one cosine threshold (``SIMILARITY``).
 """
@@ -397,14 +398,17 @@ def main() -> int:
         )
     except ImportError:
         print("\n(langchain-core / langchain-community not installed: skipped)", file=sys.stderr)
-    try:
-        import lix_open_cache  # noqa: F401
+    if shutil.which("redis-server"):
+        redis, port = start_redis()
+        runners.append(
+            Ours("stableprefix exact (Redis)", url=f"redis://127.0.0.1:{port}/1?prefix=bench")
+        )
+        try:
+            import lix_open_cache  # noqa: F401
 
-        if shutil.which("redis-server"):
-            redis, port = start_redis()
             runners.append(lix_runner(port, os.path.join(folder, "lix")))
-    except ImportError:
-        print("\n(lix-open-cache not installed: skipped)", file=sys.stderr)
+        except ImportError:
+            print("\n(lix-open-cache not installed: skipped)", file=sys.stderr)
     try:
         fill, probes = workload()
         print(f"\n## Multi-turn workload: {len(fill)} requests to fill, {len(probes)} probes\n")

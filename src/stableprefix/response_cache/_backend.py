@@ -8,6 +8,13 @@ lists that partition's newest keys, at most ``limit`` of them, so a
 similarity search is brute force over a bounded set. The memory backend is
 an LRU bounded both in entries and in bytes, with TTLs checked on read
 against an injected clock (so tests never sleep).
+
+Two optional extras, found by name: ``a``-prefixed coroutine twins
+(``aget``, ``aset``, ...) that the async paths await instead of running the
+sync method in a worker thread, and leases (``acquire_lease``,
+``renew_lease``, ``release_lease``, and ``set(..., lease=token)`` writing
+an answer and releasing its lease together) for coalescing calls across
+processes; ``RedisBackend`` has both.
 """
 
 from __future__ import annotations

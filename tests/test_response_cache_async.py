@@ -116,3 +116,21 @@ def test_async_store_and_lookup_round_trip(kind: str, tmp_path: Path, request: A
     assert asyncio.run(main()) == [{"answer": 4}] * 3
     assert calls == [1]
     assert (cache.stats.hits, cache.stats.misses, cache.stats.stored) == (5, 1, 1)
+
+
+def test_aget_and_aput_do_not_block_the_loop(tmp_path: Path) -> None:
+    gate = threading.Event()
+    backend = GatedSQLite(tmp_path / "rc.db", gate)
+    cache = ResponseCache(namespace="t", backend=backend)
+
+    async def main() -> Any:
+        assert await cache.aput(REQ, {"answer": 4})
+        lookup = asyncio.create_task(cache.aget(REQ))
+        await asyncio.sleep(0)
+        gate.set()
+        return await lookup
+
+    assert asyncio.run(main()) == {"answer": 4}
+    assert backend.opened == [True]
+    assert (cache.stats.hits, cache.stats.stored) == (1, 1)
+    cache.close()

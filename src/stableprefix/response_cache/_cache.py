@@ -312,6 +312,51 @@ class ResponseCache:
         key = key or self.key(request, endpoint=endpoint)
         return self._entries.store(key, request, endpoint, response=to_json(response))
 
+    async def aget(
+        self, request: Mapping[str, Any], *, key: str | None = None, endpoint: str = "any"
+    ) -> Any | None:
+        """The asyncio twin of ``get``: the backend is read without blocking the loop.
+
+        Raises:
+            RequestKeyError: the request cannot be serialised.
+            ResponseCacheError: the backend failed and ``fail_open`` is false.
+
+        >>> import asyncio
+        >>> cache = ResponseCache(namespace="docs")
+        >>> cache.put({"model": "m"}, {"answer": 42})
+        True
+        >>> asyncio.run(cache.aget({"model": "m"}))
+        {'answer': 42}
+        """
+        key = key or self.key(request, endpoint=endpoint)
+        entry = await self._entries.afind(request, key, endpoint)
+        if entry is None or entry.get("response") is None:
+            self._entries.miss(key, endpoint)
+            return None
+        self._entries.hit(entry, key, endpoint)
+        return entry["response"]
+
+    async def aput(
+        self,
+        request: Mapping[str, Any],
+        response: Any,
+        *,
+        key: str | None = None,
+        endpoint: str = "any",
+    ) -> bool:
+        """The asyncio twin of ``put``: the backend is written without blocking the loop.
+
+        Raises:
+            RequestKeyError: the request cannot be serialised.
+            ResponseCacheError: the backend failed and ``fail_open`` is false.
+
+        >>> import asyncio
+        >>> asyncio.run(ResponseCache(namespace="docs").aput({"model": "m"}, {"answer": 42}))
+        True
+        """
+        key = key or self.key(request, endpoint=endpoint)
+        return await self._entries.astore(key, request, endpoint, response=to_json(response))
+
     # ------------------------------------------------- calls (single-flight)
 
     def call(

@@ -24,6 +24,7 @@ from .._config import PromptConfig
 from .._state import State, new_state
 from ._base import (
     ArchivedCompaction,
+    IndexRead,
     Loaded,
     Raw,
     Store,
@@ -35,6 +36,7 @@ from ._base import (
 )
 from ._base import _check_version as _check_expected
 from ._codec import Delta, decode_archive
+from ._index import query_terms
 from ._memory import MemoryStore
 from ._sqlite import SQLiteStore
 
@@ -77,6 +79,16 @@ class AsyncStore(StoreBase, ABC):
     @abstractmethod
     async def _purge(self) -> int:
         """See ``Store._purge``."""
+
+    @abstractmethod
+    async def _read_index(self, session_id: str, terms: list[str]) -> IndexRead | None:
+        """See ``Store._read_index``."""
+
+    @abstractmethod
+    async def _read_rounds(
+        self, session_id: str, keys: list[tuple[int, int]]
+    ) -> list[bytes | None]:
+        """See ``Store._read_rounds``."""
 
     async def load(self, session_id: str, *, config: PromptConfig | None = None) -> Loaded:
         """The session's state and version (see ``Store.load``)."""
@@ -126,8 +138,18 @@ class AsyncStore(StoreBase, ABC):
         config: PromptConfig | None = None,
     ) -> list[RecalledRound]:
         """The ``k`` archived rounds most relevant to ``query`` (see ``Store.recall``)."""
-        from ._recall import rank_rounds
+        from ._recall import check_query, rank_rounds
 
+        _check_id(session_id)
+        check_query(query, k)
+        if embed is None:
+            terms = query_terms(query)
+            with store_errors("recall", session_id, where=self._where()):
+                found = self._ranked(await self._read_index(session_id, terms), terms, k)
+                if found is not None:
+                    keys = [(c.record, c.round) for c in found]
+                    bodies = await self._read_rounds(session_id, keys) if keys else []
+                    return self._recalled(found, bodies)
         removed = [m for record in await self.archive(session_id) for m in record.removed]
         return rank_rounds(removed, query, k=k, embed=embed, config=config)
 
@@ -185,6 +207,16 @@ class _OnSync(AsyncStore):
     async def _delete(self, session_id: str) -> bool:
         found: bool = await self._call(self._sync._delete, session_id)
         return found
+
+    async def _read_index(self, session_id: str, terms: list[str]) -> IndexRead | None:
+        read: IndexRead | None = await self._call(self._sync._read_index, session_id, terms)
+        return read
+
+    async def _read_rounds(
+        self, session_id: str, keys: list[tuple[int, int]]
+    ) -> list[bytes | None]:
+        bodies: list[bytes | None] = await self._call(self._sync._read_rounds, session_id, keys)
+        return bodies
 
     async def _purge(self) -> int:
         count: int = await self._call(self._sync._purge)

@@ -20,6 +20,7 @@ out again as that checked state (fresh lists, shared messages).
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -42,6 +43,7 @@ from ._codec import (
     meta_of,
     state_from,
 )
+from ._index import Candidate, query_terms, rank_indexed
 
 if TYPE_CHECKING:
     from .._manager import PromptManager
@@ -59,6 +61,14 @@ __all__ = [
 ]
 
 CACHE_SESSIONS = 1024
+
+
+class IndexRead(NamedTuple):
+    """The recall index a backend read for some query words."""
+
+    records: int  # archive records stored
+    stats: list[tuple[int, int, int]]  # (record, rounds, words) of the indexed ones
+    postings: dict[str, Any]  # word -> its stored postings (str or bytes)
 
 
 class Loaded(NamedTuple):
@@ -360,6 +370,33 @@ class StoreBase:
             base = base.prev  # a retry of the save this process made last
         return base if base is not None and base.version == expected else None
 
+    @staticmethod
+    def _ranked(read: IndexRead | None, terms: list[str], k: int) -> list[Candidate] | None:
+        """The best rounds by the index, or None when it does not cover the archive."""
+        if read is None:
+            return []
+        if read.records != len(read.stats):  # records archived before the index existed
+            return None
+        return rank_indexed(read.stats, read.postings, terms, k)
+
+    @staticmethod
+    def _recalled(found: list[Candidate], bodies: list[bytes | None]) -> list[RecalledRound]:
+        from ._recall import RecalledRound
+
+        out = []
+        for candidate, body in zip(found, bodies, strict=True):
+            if body is None:
+                raise ValueError("the recall index names a round the store does not hold")
+            messages = json.loads(body)
+            if not isinstance(messages, list):
+                raise ValueError("a stored round is not a list of messages")
+            out.append(
+                RecalledRound(
+                    index=candidate.index, messages=tuple(messages), score=candidate.score
+                )
+            )
+        return out
+
     def _seen_of(self, raw: Raw | None) -> Seen:
         if raw is None:
             return EMPTY
@@ -406,6 +443,14 @@ class Store(StoreBase, ABC):
     @abstractmethod
     def _purge(self) -> int:
         """Remove every expired session now; how many."""
+
+    @abstractmethod
+    def _read_index(self, session_id: str, terms: list[str]) -> IndexRead | None:
+        """The recall index for ``terms`` (None: no such session)."""
+
+    @abstractmethod
+    def _read_rounds(self, session_id: str, keys: list[tuple[int, int]]) -> list[bytes | None]:
+        """The stored messages of archived rounds ``(record, round)``."""
 
     # ---------------------------------------------------------------- public
 
@@ -512,12 +557,33 @@ class Store(StoreBase, ABC):
     ) -> list[RecalledRound]:
         """The ``k`` archived rounds most relevant to ``query`` (see ``stores.rank_rounds``).
 
+        Ranked by BM25 from the recall index written with each archive
+        record (reading only the postings of the query's words and the
+        messages of the rounds returned); with ``embed``, or over records
+        archived before the index existed, from the whole archive (split
+        into rounds by ``config``'s adapter when given).
+
+        Raises:
+            TypeError / ValueError: a bad ``query`` or ``k``.
+            StoreError: the store is down or holds garbage.
+
         >>> from stableprefix.stores import MemoryStore
         >>> MemoryStore().recall("chat-1", "invoice")
         []
         """
-        from ._recall import rank_rounds
+        from ._recall import check_query, rank_rounds
 
+        _check_id(session_id)
+        check_query(query, k)
+        if embed is None:
+            terms = query_terms(query)
+            with store_errors("recall", session_id, where=self._where()):
+                found = self._ranked(self._read_index(session_id, terms), terms, k)
+                if found is not None:
+                    keys = [(c.record, c.round) for c in found]
+                    return self._recalled(
+                        found, self._read_rounds(session_id, keys) if keys else []
+                    )
         removed = [m for record in self.archive(session_id) for m in record.removed]
         return rank_rounds(removed, query, k=k, embed=embed, config=config)
 

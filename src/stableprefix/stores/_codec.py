@@ -48,6 +48,7 @@ from .._errors import InvalidStateError
 from .._json import canonical
 from .._state import STATE_VERSION, State, counting_tag
 from ..adapters._base import Message
+from ._index import RecordIndex, index_removed
 
 __all__ = [
     "Delta",
@@ -250,6 +251,7 @@ class Delta:
     fresh: tuple[int, int] = (0, 0)  # new messages: [0, fresh[0]) and [fresh[1], end)
     entries_hash: Any = None  # the running hash of the entries after this change
     sealed: bool = False  # the meta carries a seal
+    index: RecordIndex | None = None  # what the archive record adds to the recall index
 
     @property
     def written(self) -> int:
@@ -351,7 +353,7 @@ def diff(
         meta = seal(_dumps({**meta_of(state), "checked": checked_by}), entries_hash)
     else:
         meta = _dumps(meta_of(state))
-    archive = None
+    archive, index = None, None
     if drop:
         record = {
             "base": old.version,
@@ -362,6 +364,7 @@ def diff(
             "at": now,
         }
         archive = zlib.compress(_dumps(record), 4)
+        index = index_removed(old.messages[:drop], old.version + 1)
     digest = hashlib.sha256()
     digest.update(f"{old.version}:{drop}:{cut}:{len(head)}:{len(tail)}:".encode())
     for blob in (*head, *tail, meta, archive or b""):
@@ -379,6 +382,7 @@ def diff(
         (h, h + keep),
         entries_hash,
         sealed,
+        index,
     )
 
 

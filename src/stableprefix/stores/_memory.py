@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._errors import ConflictError
-from ._base import Raw, Store
+from ._base import IndexRead, Raw, Store
 from ._codec import Delta
 
 __all__ = ["MemoryStore"]
@@ -30,6 +30,9 @@ class _Session:
     archive: list[bytes] = field(default_factory=list)
     digest: str = ""
     expires: float | None = None
+    postings: dict[str, str] = field(default_factory=dict)  # the recall index (see _index)
+    rounds: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    stats: list[tuple[int, int, int]] = field(default_factory=list)
 
 
 class MemoryStore(Store):
@@ -99,6 +102,14 @@ class MemoryStore(Store):
                 found.entries.extend(delta.tail)
             if delta.archive is not None:
                 found.archive.append(delta.archive)
+            if delta.index is not None:
+                index = delta.index
+                for word, items in index.postings.items():
+                    old = found.postings.get(word)
+                    found.postings[word] = items if old is None else f"{old},{items}"
+                for j, body in enumerate(index.rounds):
+                    found.rounds[(index.record, j)] = body
+                found.stats.append((index.record, len(index.rounds), index.words))
             found.meta, found.digest = delta.meta, delta.digest
             found.version += 1
             found.expires = self._expires()
@@ -109,6 +120,19 @@ class MemoryStore(Store):
         with self._lock:
             found = self._live(session_id)
             return [] if found is None else list(found.archive)
+
+    def _read_index(self, session_id: str, terms: list[str]) -> IndexRead | None:
+        with self._lock:
+            found = self._live(session_id)
+            if found is None:
+                return None
+            postings = {t: found.postings[t] for t in terms if t in found.postings}
+            return IndexRead(len(found.archive), list(found.stats), postings)
+
+    def _read_rounds(self, session_id: str, keys: list[tuple[int, int]]) -> list[bytes | None]:
+        with self._lock:
+            found = self._live(session_id)
+            return [None if found is None else found.rounds.get(key) for key in keys]
 
     def _delete(self, session_id: str) -> bool:
         with self._lock:

@@ -115,6 +115,21 @@ def _bm25(texts: list[str], query: list[str]) -> list[float]:
     return scores
 
 
+def check_query(query: Any, k: Any) -> None:
+    """Refuse a ``query`` that is not a str and a ``k`` that is not an int >= 1.
+
+    Raises:
+        TypeError: ``query`` is not a str.
+        ValueError: ``k`` < 1.
+
+    >>> check_query("invoice", 3)
+    """
+    if not isinstance(query, str):
+        raise TypeError(f"query must be a str, got {type(query).__name__}")
+    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+        raise ValueError(f"k must be an int >= 1, got {k!r}")
+
+
 def _cosine(a: Sequence[float], b: Sequence[float]) -> float:
     dot = sum(x * y for x, y in zip(a, b, strict=True))
     norm = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
@@ -151,10 +166,7 @@ def rank_rounds(
     >>> [r.index for r in rank_rounds(msgs, "invoice total", k=1)]
     [0]
     """
-    if not isinstance(query, str):
-        raise TypeError(f"query must be a str, got {type(query).__name__}")
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise ValueError(f"k must be an int >= 1, got {k!r}")
+    check_query(query, k)
     rounds = split_rounds(messages, config)
     if not rounds:
         return []

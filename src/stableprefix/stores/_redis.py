@@ -26,7 +26,7 @@ from typing import Any
 from .._backends import async_redis_client, parse_url, redis_client
 from .._errors import ConflictError
 from ._async import AsyncStore
-from ._base import Raw, Store
+from ._base import IndexRead, Raw, Store
 from ._codec import Delta
 
 __all__ = [
@@ -43,7 +43,7 @@ local v = redis.call('HGET', KEYS[1], 'version')
 if not v then return false end
 local ttl = tonumber(ARGV[2])
 if ttl > 0 then
-  for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ttl) end
+  for i = 1, #KEYS do redis.call('PEXPIRE', KEYS[i], ttl) end
 end
 local meta = redis.call('HGET', KEYS[1], 'meta')
 if v == ARGV[1] then return {v, meta} end
@@ -57,12 +57,28 @@ if v ~= base then
   if v == base + 1 and redis.call('HGET', KEYS[1], 'digest') == ARGV[2] then return {1, v} end
   return {0, v}
 end
-if base == 0 then redis.call('DEL', KEYS[2], KEYS[3]) end
+if base == 0 then redis.call('DEL', KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]) end
 local drop, cut, nhead = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 if drop > 0 or cut > 0 then redis.call('LTRIM', KEYS[2], drop, -1 - cut) end
-for i = 8 + nhead, 9, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
+local nwords, nrounds = tonumber(ARGV[11]), tonumber(ARGV[12])
+local at = 13
+for w = 1, nwords do
+  local old = redis.call('HGET', KEYS[4], ARGV[at])
+  if old then
+    redis.call('HSET', KEYS[4], ARGV[at], old .. ',' .. ARGV[at + 1])
+  else
+    redis.call('HSET', KEYS[4], ARGV[at], ARGV[at + 1])
+  end
+  at = at + 2
+end
+for j = 0, nrounds - 1 do
+  redis.call('HSET', KEYS[5], ARGV[9] .. ':' .. j, ARGV[at])
+  at = at + 1
+end
+if ARGV[9] ~= '0' then redis.call('HSET', KEYS[6], ARGV[9], ARGV[10]) end
+for i = at + nhead - 1, at, -1 do redis.call('LPUSH', KEYS[2], ARGV[i]) end
 local n = #ARGV
-local i = 9 + nhead
+local i = at + nhead
 while i <= n do
   local j = math.min(i + 499, n)
   redis.call('RPUSH', KEYS[2], unpack(ARGV, i, j))
@@ -71,20 +87,30 @@ end
 if ARGV[8] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[8]) end
 redis.call('HSET', KEYS[1], 'version', base + 1, 'meta', ARGV[3], 'digest', ARGV[2])
 local ttl = tonumber(ARGV[4])
-for k = 1, 3 do
+for k = 1, #KEYS do
   if ttl > 0 then redis.call('PEXPIRE', KEYS[k], ttl) else redis.call('PERSIST', KEYS[k]) end
 end
 return {2, base + 1}
 """
 
 
+_PARTS = ("meta", "log", "archive", "postings", "rounds", "recall")
+
+
 def keys(prefix: str, session_id: str) -> list[str]:
-    """The meta, log and archive keys of a session."""
-    return [f"{prefix}:{{{session_id}}}:{part}" for part in ("meta", "log", "archive")]
+    """The keys of a session: meta, log, archive and the recall index (postings, rounds, recall)."""
+    return [f"{prefix}:{{{session_id}}}:{part}" for part in _PARTS]
 
 
 def write_args(delta: Delta, ttl: float | None) -> list[Any]:
     """The save script's arguments for ``delta``."""
+    index = delta.index
+    words: list[Any] = []
+    rounds: tuple[bytes, ...] = ()
+    if index is not None:
+        for word, items in index.postings.items():
+            words += [word, items]
+        rounds = index.rounds
     return [
         delta.base,
         delta.digest,
@@ -94,9 +120,46 @@ def write_args(delta: Delta, ttl: float | None) -> list[Any]:
         delta.cut,
         len(delta.head),
         delta.archive or b"",
+        0 if index is None else index.record,
+        "" if index is None else index.stats,
+        len(words) // 2,
+        len(rounds),
+        *words,
+        *rounds,
         *delta.head,
         *delta.tail,
     ]
+
+
+def queue_index_read(pipe: Any, session_keys: list[str], terms: list[str]) -> None:
+    """Queue a read of the recall index on a ``MULTI`` pipeline (see ``index_of_replies``)."""
+    pipe.exists(session_keys[0])
+    pipe.llen(session_keys[2])
+    pipe.hgetall(session_keys[5])
+    if terms:
+        pipe.hmget(session_keys[3], *terms)
+
+
+def index_of_replies(replies: Any, terms: list[str]) -> IndexRead | None:
+    """An ``IndexRead`` from the replies of ``queue_index_read`` (None: no such session).
+
+    Raises:
+        ValueError: the stored index is not what the save script writes.
+    """
+    if not replies[0]:
+        return None
+    stats = []
+    for record, value in replies[2].items():
+        rounds, words = bytes(value).split(b",")
+        stats.append((int(record), int(rounds), int(words)))
+    found = replies[3] if terms else []
+    postings = {t: p for t, p in zip(terms, found, strict=True) if p is not None}
+    return IndexRead(int(replies[1]), stats, postings)
+
+
+def round_fields(found: list[tuple[int, int]]) -> list[str]:
+    """The fields of the rounds hash holding rounds ``(record, round)``."""
+    return [f"{record}:{n}" for record, n in found]
 
 
 def _ms(ttl: float | None) -> int:
@@ -233,8 +296,19 @@ class RedisStore(Store):
         )
         return conflict(session_id, delta, reply)
 
+    def _read_index(self, session_id: str, terms: list[str]) -> IndexRead | None:
+        pipe = self.client.pipeline(transaction=True)
+        queue_index_read(pipe, keys(self.prefix, session_id), terms)
+        return index_of_replies(pipe.execute(), terms)
+
+    def _read_rounds(self, session_id: str, found: list[tuple[int, int]]) -> list[bytes | None]:
+        rounds = keys(self.prefix, session_id)[4]
+        return [
+            None if b is None else bytes(b) for b in self.client.hmget(rounds, round_fields(found))
+        ]
+
     def _read_archive(self, session_id: str) -> list[bytes]:
-        meta, _, archive = keys(self.prefix, session_id)
+        meta, _, archive, *_ = keys(self.prefix, session_id)
         pipe = self.client.pipeline(transaction=True)
         pipe.exists(meta)
         pipe.lrange(archive, 0, -1)
@@ -242,10 +316,10 @@ class RedisStore(Store):
         return [bytes(r) for r in records] if exists else []
 
     def _delete(self, session_id: str) -> bool:
-        meta, log, archive = keys(self.prefix, session_id)
+        meta, *rest = keys(self.prefix, session_id)
         pipe = self.client.pipeline(transaction=True)
         pipe.delete(meta)
-        pipe.delete(log, archive)
+        pipe.delete(*rest)
         return bool(pipe.execute()[0])
 
     def _purge(self) -> int:
@@ -312,8 +386,20 @@ class AsyncRedisStore(AsyncStore):
         )
         return conflict(session_id, delta, reply)
 
+    async def _read_index(self, session_id: str, terms: list[str]) -> IndexRead | None:
+        async with self.client.pipeline(transaction=True) as pipe:
+            queue_index_read(pipe, keys(self.prefix, session_id), terms)
+            return index_of_replies(await pipe.execute(), terms)
+
+    async def _read_rounds(
+        self, session_id: str, found: list[tuple[int, int]]
+    ) -> list[bytes | None]:
+        rounds = keys(self.prefix, session_id)[4]
+        got = await self.client.hmget(rounds, round_fields(found))
+        return [None if b is None else bytes(b) for b in got]
+
     async def _read_archive(self, session_id: str) -> list[bytes]:
-        meta, _, archive = keys(self.prefix, session_id)
+        meta, _, archive, *_ = keys(self.prefix, session_id)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.exists(meta)
             pipe.lrange(archive, 0, -1)
@@ -321,10 +407,10 @@ class AsyncRedisStore(AsyncStore):
         return [bytes(r) for r in records] if exists else []
 
     async def _delete(self, session_id: str) -> bool:
-        meta, log, archive = keys(self.prefix, session_id)
+        meta, *rest = keys(self.prefix, session_id)
         async with self.client.pipeline(transaction=True) as pipe:
             pipe.delete(meta)
-            pipe.delete(log, archive)
+            pipe.delete(*rest)
             found, _ = await pipe.execute()
         return bool(found)
 

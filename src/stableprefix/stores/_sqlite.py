@@ -4,7 +4,9 @@ Approach: three tables. ``<prefix>_sessions`` holds one small row per
 session (version, the live entry range ``[lo, hi)``, the meta document, the
 digest of the last change, the expiry); ``<prefix>_entries`` holds one row
 per live message keyed by ``(session, seq)``; ``<prefix>_archive`` holds
-compressed compaction records. A save is one ``BEGIN IMMEDIATE``
+compressed compaction records; ``<prefix>_postings``, ``<prefix>_rounds``
+and ``<prefix>_recall`` hold the recall index (see ``_index``: a word's
+postings grow by concatenation in SQL). A save is one ``BEGIN IMMEDIATE``
 transaction: it re-reads the version under the write lock, deletes the
 dropped/cut entry rows (their seq numbers are never reused while live),
 inserts the new ones at ``lo - len(head)`` and ``hi``, and updates the
@@ -24,8 +26,9 @@ from collections.abc import Callable
 
 from .._backends import DEFAULT_TIMEOUT, SQLiteConnector
 from .._errors import ConflictError
-from ._base import Raw, Store
+from ._base import IndexRead, Raw, Store
 from ._codec import Delta
+from ._index import RecordIndex
 
 __all__ = ["SQLiteStore"]
 
@@ -43,7 +46,17 @@ def _schema(p: str) -> list[str]:
         " record BLOB NOT NULL, PRIMARY KEY (session, n)) WITHOUT ROWID",
         f"CREATE INDEX IF NOT EXISTS {p}_expiry ON {p}_sessions (expires)"
         " WHERE expires IS NOT NULL",
+        f"CREATE TABLE IF NOT EXISTS {p}_postings (session TEXT NOT NULL, word TEXT NOT NULL,"
+        " postings TEXT NOT NULL, PRIMARY KEY (session, word)) WITHOUT ROWID",
+        f"CREATE TABLE IF NOT EXISTS {p}_rounds (session TEXT NOT NULL, record INTEGER NOT NULL,"
+        " n INTEGER NOT NULL, body BLOB NOT NULL, PRIMARY KEY (session, record, n)) WITHOUT ROWID",
+        f"CREATE TABLE IF NOT EXISTS {p}_recall (session TEXT NOT NULL, record INTEGER NOT NULL,"
+        " rounds INTEGER NOT NULL, words INTEGER NOT NULL, PRIMARY KEY (session, record))"
+        " WITHOUT ROWID",
     ]
+
+
+_INDEX_TABLES = ("entries", "archive", "postings", "rounds", "recall")
 
 
 class SQLiteStore(Store):
@@ -148,8 +161,8 @@ class SQLiteStore(Store):
 
     def _remove(self, conn: sqlite3.Connection, session_id: str) -> bool:
         p = self._p
-        conn.execute(f"DELETE FROM {p}_entries WHERE session = ?", (session_id,))
-        conn.execute(f"DELETE FROM {p}_archive WHERE session = ?", (session_id,))
+        for table in _INDEX_TABLES:
+            conn.execute(f"DELETE FROM {p}_{table} WHERE session = ?", (session_id,))
         return conn.execute(f"DELETE FROM {p}_sessions WHERE id = ?", (session_id,)).rowcount > 0
 
     def _write(self, session_id: str, delta: Delta) -> int:
@@ -197,12 +210,69 @@ class SQLiteStore(Store):
                     f" coalesce(max(n), 0) + 1 FROM {p}_archive WHERE session = ?), ?)",
                     (session_id, session_id, delta.archive),
                 )
+            if delta.index is not None:
+                self._write_index(conn, session_id, delta.index)
             conn.execute(
                 f"INSERT OR REPLACE INTO {p}_sessions (id, version, lo, hi, meta, digest, expires)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (session_id, version + 1, lo, hi, delta.meta, delta.digest, self._expires()),
             )
             return int(version) + 1
+
+    def _write_index(self, conn: sqlite3.Connection, session_id: str, index: RecordIndex) -> None:
+        p = self._p
+        conn.executemany(
+            f"INSERT INTO {p}_postings (session, word, postings) VALUES (?, ?, ?) ON CONFLICT"
+            " (session, word) DO UPDATE SET postings = postings || ',' || excluded.postings",
+            [(session_id, word, items) for word, items in index.postings.items()],
+        )
+        conn.executemany(
+            f"INSERT OR REPLACE INTO {p}_rounds (session, record, n, body) VALUES (?, ?, ?, ?)",
+            [(session_id, index.record, j, body) for j, body in enumerate(index.rounds)],
+        )
+        conn.execute(
+            f"INSERT OR REPLACE INTO {p}_recall (session, record, rounds, words)"
+            " VALUES (?, ?, ?, ?)",
+            (session_id, index.record, len(index.rounds), index.words),
+        )
+
+    def _read_index(self, session_id: str, terms: list[str]) -> IndexRead | None:
+        p = self._p
+        with self._db.snapshot() as conn:
+            row = conn.execute(
+                f"SELECT expires FROM {p}_sessions WHERE id = ?", (session_id,)
+            ).fetchone()
+            if row is None or self._expired(row[0]):
+                return None
+            (records,) = conn.execute(
+                f"SELECT count(*) FROM {p}_archive WHERE session = ?", (session_id,)
+            ).fetchone()
+            stats = conn.execute(
+                f"SELECT record, rounds, words FROM {p}_recall WHERE session = ?", (session_id,)
+            ).fetchall()
+            postings = {}
+            if terms:
+                marks = ",".join("?" * len(terms))
+                postings = dict(
+                    conn.execute(
+                        f"SELECT word, postings FROM {p}_postings WHERE session = ?"
+                        f" AND word IN ({marks})",
+                        (session_id, *terms),
+                    ).fetchall()
+                )
+        return IndexRead(int(records), [tuple(s) for s in stats], postings)
+
+    def _read_rounds(self, session_id: str, keys: list[tuple[int, int]]) -> list[bytes | None]:
+        p = self._p
+        with self._db.snapshot() as conn:
+            found = []
+            for record, n in keys:
+                row = conn.execute(
+                    f"SELECT body FROM {p}_rounds WHERE session = ? AND record = ? AND n = ?",
+                    (session_id, record, n),
+                ).fetchone()
+                found.append(None if row is None else bytes(row[0]))
+        return found
 
     def _read_archive(self, session_id: str) -> list[bytes]:
         p = self._p
@@ -227,8 +297,8 @@ class SQLiteStore(Store):
         p, now = self._p, self._clock()
         expired = f"SELECT id FROM {p}_sessions WHERE expires IS NOT NULL AND expires <= ?"
         with self._db.transaction() as conn:
-            conn.execute(f"DELETE FROM {p}_entries WHERE session IN ({expired})", (now,))
-            conn.execute(f"DELETE FROM {p}_archive WHERE session IN ({expired})", (now,))
+            for table in _INDEX_TABLES:
+                conn.execute(f"DELETE FROM {p}_{table} WHERE session IN ({expired})", (now,))
             return int(
                 conn.execute(
                     f"DELETE FROM {p}_sessions WHERE expires IS NOT NULL AND expires <= ?", (now,)

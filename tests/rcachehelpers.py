@@ -40,3 +40,27 @@ def sqlite_worker(path: str, worker: int, n: int) -> None:
         if cache.get(request) is None:
             cache.put(request, {"answer": i, "by": worker})
     cache.close()
+
+
+def lease_rounds_worker(url: str, folder: str, i: int, workers: int, rounds: int) -> None:
+    """Ask ``rounds`` different requests in a row, all workers together, through a leased cache.
+
+    Each upstream call leaves a file ``upstream-{round}-{worker}`` and takes a few
+    milliseconds, so the workers' calls overlap and their lease steps interleave.
+    """
+    root = pathlib.Path(folder)
+    cache = ResponseCache(url, namespace="rounds", lease=60)
+    (root / f"ready-{i}").touch()
+    while len(list(root.glob("ready-*"))) < workers:  # start together
+        time.sleep(0.005)
+    for n in range(rounds):
+        request = {**REQ, "messages": [{"role": "user", "content": f"round {n}"}]}
+
+        def upstream(n: int = n) -> dict[str, Any]:
+            (root / f"upstream-{n}-{i}").touch()
+            time.sleep(0.02)
+            return {"answer": n}
+
+        result = cache.call(request, upstream, endpoint="any", load=dict)
+        (root / f"result-{n}-{i}").write_text(str(result["answer"]))
+    cache.close()

@@ -257,3 +257,27 @@ def test_the_leader_renews_its_lease_while_it_works(redis_url: str) -> None:
     assert calls == [1] and waiter == [{"answer": 4}]
     assert leases() == []  # released with the write
     admin.close()
+
+
+def test_processes_racing_through_many_keys_make_one_call_per_key(
+    redis_url: str, tmp_path: Any
+) -> None:
+    import multiprocessing
+
+    from rcachehelpers import lease_rounds_worker
+
+    workers, rounds = 4, 25
+    ctx = multiprocessing.get_context("spawn")
+    procs = [
+        ctx.Process(target=lease_rounds_worker, args=(redis_url, str(tmp_path), i, workers, rounds))
+        for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+        assert p.exitcode == 0
+    calls = [len(list(tmp_path.glob(f"upstream-{n}-*"))) for n in range(rounds)]
+    assert calls == [1] * rounds  # one upstream call per key, whoever made it
+    for n in range(rounds):
+        assert {f.read_text() for f in tmp_path.glob(f"result-{n}-*")} == {str(n)}

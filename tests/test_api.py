@@ -13,7 +13,7 @@ SRC = pathlib.Path(stableprefix.__file__).parent
 CORE_MODULES = [
     "_adapter.py", "_apply.py", "_blocks.py", "_compaction.py", "_config.py", "_errors.py",
     "_events.py", "_json.py", "_manager.py", "_registry.py",
-    "_sequence.py", "_state.py", "_tokens.py", "_usage.py", "functional.py",
+    "_seal.py", "_sequence.py", "_state.py", "_tokens.py", "_usage.py", "functional.py",
     "adapters/_base.py", "adapters/_openai.py", "adapters/_anthropic.py",
     "pricing.py", "_token_data.py", "sim/_base.py", "sim/_trie.py", "sim/_anthropic.py",
     "sim/_automatic.py", "sim/_local.py", "sim/_factory.py",

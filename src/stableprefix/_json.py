@@ -9,7 +9,11 @@ structure nobody else holds. ``check_plain`` applies the same rules to a
 value without copying it (a state read from JSON), iteratively, so neither
 needs stack room beyond the caller's. After that the library never copies it again; it only
 shares it. ``canonical`` gives the bytes we hash for fingerprints and cache
-keys: sorted keys, no insignificant white space, UTF-8.
+keys: sorted keys, no insignificant white space, UTF-8; ``compact_json``
+the text a state document is written in. For reading documents,
+``DECODER`` refuses non-finite numbers, and ``no_surrogates`` (on the text)
+with ``all_flat`` (on the parsed messages) let a typical document skip the
+walk ``check_plain`` does.
 """
 
 from __future__ import annotations
@@ -20,17 +24,23 @@ import math
 import re
 import sys
 from collections.abc import Callable, Mapping
+from itertools import chain, repeat
 from typing import Any, TypeVar
 
 __all__ = [
+    "DECODER",
     "MAX_DEPTH",
     "JSONPathError",
+    "all_flat",
     "canonical",
     "chain_hash",
     "check_plain",
     "check_text",
     "compact_json",
     "copy_json",
+    "finite_float",
+    "no_surrogates",
+    "reject_constant",
     "sha256_hex",
     "sorted_json",
     "utf8_error",
@@ -355,3 +365,55 @@ def chain_hash(previous: str, value: Any) -> str:
     True
     """
     return sha256_hex(previous + canonical(value))
+
+
+def reject_constant(name: str) -> Any:
+    """``parse_constant`` for ``json.loads``: refuse NaN and the infinities."""
+    raise ValueError(f"{name} is not allowed in a state document")
+
+
+def finite_float(text: str) -> float:
+    """``parse_float`` for ``json.loads``: refuse a literal that overflows (``1e400``)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:40]} is out of range (not a finite float)")
+    return value
+
+
+#: ``json.loads`` for state documents: no NaN/Infinity, no overflowing floats.
+DECODER = json.JSONDecoder(parse_constant=reject_constant, parse_float=finite_float)
+#: A ``\uD800``-``\uDFFF`` escape: the only way JSON text that encodes as
+#: UTF-8 can produce a lone surrogate. (A false alarm, e.g. an escaped
+#: backslash followed by "ud800", only costs the slower check.)
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def no_surrogates(text: str) -> bool:
+    """True when no string parsed from ``text`` can hold a lone surrogate."""
+    if not text.isascii() and utf8_error(text) is not None:
+        return False
+    return "\\" not in text or _SURROGATE_ESCAPE.search(text) is None
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
+def all_flat(messages: list[Any]) -> bool:
+    """Every message an object with a string role and only scalar values.
+
+    For messages parsed from JSON with no lone surrogate this is all the
+    structure check needs (they cannot nest, nor hold anything but plain
+    JSON); computed by C-level iteration (``map``/``set``) over the list.
+
+    >>> all_flat([{"role": "user", "content": "hi"}]), all_flat([{"role": "user", "x": []}])
+    (True, False)
+    """
+    return (
+        set(map(type, messages)) <= _DICT
+        and set(map(type, map(dict.get, messages, repeat("role")))) <= _STR
+        and set(map(type, chain.from_iterable(map(dict.values, messages)))) <= _SCALARS
+    )
+
+
+_DICT = frozenset({dict})
+_STR = frozenset({str})

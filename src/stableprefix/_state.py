@@ -26,23 +26,27 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import re
 from collections.abc import Callable, Sequence
-from itertools import chain, repeat
 from typing import Any, TypedDict, TypeVar
 
 from ._adapter import Message
 from ._errors import InvalidStateError, SignatureError
 from ._json import (
+    DECODER,
     EMPTY_HASH,
     JSONPathError,
+    all_flat,
     check_plain,
     compact_json,
     copy_json,
+    finite_float,
+    no_surrogates,
+    reject_constant,
     utf8_error,
 )
 from ._json import with_stack_room as _with_room
+from ._seal import DIGEST, counting_tag, seal_digest, seal_of
 from ._signing import MAGIC, sign, verify
 
 __all__ = [
@@ -251,7 +255,7 @@ def dump_valid(
 
 
 def _encode(state: State, texts: MessageTexts | None, adapter: Any) -> str:
-    if _DIGEST in state:  # a parsed document handed back as a dict
+    if DIGEST in state:  # a parsed document handed back as a dict
         state = {k: state[k] for k in _KEYS}  # type: ignore[literal-required,assignment]
     try:
         body = compact_json(state) if texts is None else _assemble(state, texts)
@@ -262,7 +266,7 @@ def _encode(state: State, texts: MessageTexts | None, adapter: Any) -> str:
         raise InvalidStateError(f"holds a value that is not plain JSON ({exc})") from exc
     if digest is None:
         return body
-    return f'{body[:-1]},"{_DIGEST}":"{digest}"}}'
+    return f'{body[:-1]},"{DIGEST}":"{digest}"}}'
 
 
 def _digest_for(state: State, body: Any, adapter: Any) -> str | None:
@@ -275,29 +279,6 @@ def _digest_for(state: State, body: Any, adapter: Any) -> str | None:
             return str(seal[1])  # read by loads, unchanged: the digest it came with
     tag = counting_tag(adapter)
     return None if tag is None else seal_digest(body, tag)
-
-
-def counting_tag(adapter: Any) -> str | None:
-    """What a document's digest binds its token counts to: the adapter, in full.
-
-    ``None`` (no digest: counts are recomputed on every load) for an
-    adapter with its own token counter, whose identity does not survive
-    the process. The library's version is included: a new release may
-    estimate differently.
-    """
-    if adapter is None or getattr(adapter, "token_counter", None) is not None:
-        return None
-    from . import __version__
-
-    kind = type(adapter)
-    return f"{__version__}:{kind.__module__}.{kind.__qualname__}:{adapter!r}"
-
-
-def seal_digest(body: Any, tag: str) -> str:
-    """The digest of a document: SHA-256 of its text (``body``'s hasher) and ``tag``."""
-    hasher = body.copy()
-    hasher.update(b"\n" + tag.encode("utf-8", "surrogatepass"))
-    return str(hasher.hexdigest())
 
 
 def _assemble(state: State, texts: MessageTexts) -> str:
@@ -328,33 +309,6 @@ def _assemble(state: State, texts: MessageTexts) -> str:
     texts.clear()  # only the messages of this state stay cached
     texts.update(fresh)
     return "".join(pieces)
-
-
-#: The last field of a written document: the SHA-256 of the document
-#: without it followed by the adapter that computed its token counts and
-#: hash (``counting_tag``). ``check_state`` with that same adapter trusts
-#: the derived fields of a document read back byte for byte; any other
-#: document (edited, re-serialised by a database, read with an adapter that
-#: counts differently, or dumped from a state the library did not check) is
-#: recomputed in full. The digest detects change; it does not authenticate:
-#: sign documents that pass through untrusted hands (``dumps(key=)``).
-_DIGEST = "digest"
-_TAIL = len(f',"{_DIGEST}":"') + 64 + 2
-
-
-def _seal_of(text: str | bytes | bytearray, digest: Any) -> tuple[Any, str] | None:
-    """(hasher of the document without its digest, digest), if it ends with it."""
-    if type(digest) is not str or not _HEX64.match(digest):
-        return None
-    try:
-        data = text.encode("utf-8") if isinstance(text, str) else bytes(text)
-    except UnicodeError:
-        return None
-    if data[-_TAIL:] != f',"{_DIGEST}":"{digest}"}}'.encode():
-        return None
-    hasher = hashlib.sha256(memoryview(data)[:-_TAIL])
-    hasher.update(b"}")
-    return hasher, digest
 
 
 def loads(text: str | bytes, *, keys: Sequence[str | bytes] | None = None) -> State:
@@ -397,18 +351,18 @@ def _parse(text: str | bytes) -> State:
         # (a document that fails is left to json.loads and the full check).
         with contextlib.suppress(UnicodeDecodeError):
             text = text.decode("utf-8")
-    plain = isinstance(text, str) and _no_surrogates(text)
+    plain = isinstance(text, str) and no_surrogates(text)
     try:
-        data = _DECODER.decode(text) if plain else json.loads(  # type: ignore[arg-type]
-            text, parse_constant=_reject_constant, parse_float=_finite_float
+        data = DECODER.decode(text) if plain else json.loads(  # type: ignore[arg-type]
+            text, parse_constant=reject_constant, parse_float=finite_float
         )
     except RecursionError:
         raise
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidStateError(f"not valid JSON ({exc})") from exc
     seal = None
-    if type(data) is dict and _DIGEST in data:
-        seal = _seal_of(text, data.pop(_DIGEST))
+    if type(data) is dict and DIGEST in data:
+        seal = seal_of(text, data.pop(DIGEST))
     state = validate_state(data, parsed=plain)
     if seal is None:
         return state
@@ -416,31 +370,6 @@ def _parse(text: str | bytes) -> State:
     out._adapter, out._derived, out._seal = None, False, seal
     out._sig = signature(out)
     return out  # type: ignore[return-value]
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not allowed in a state document")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"number {text[:40]} is out of range (not a finite float)")
-    return value
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant, parse_float=_finite_float)
-#: A ``\uD800``-``\uDFFF`` escape: the only way JSON text that encodes as
-#: UTF-8 can produce a lone surrogate. (A false alarm, e.g. an escaped
-#: backslash followed by "ud800", only costs the slower check.)
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-
-
-def _no_surrogates(text: str) -> bool:
-    """True when no string parsed from ``text`` can hold a lone surrogate."""
-    if not text.isascii() and utf8_error(text) is not None:
-        return False
-    return "\\" not in text or _SURROGATE_ESCAPE.search(text) is None
 
 
 _T = TypeVar("_T")
@@ -488,7 +417,7 @@ def validate_state(state: Any, *, parsed: bool = False) -> State:
     missing = [k for k in _KEYS if k not in state]
     if missing:
         raise InvalidStateError(f"missing field {missing[0]!r}", path=f"$.{missing[0]}")
-    extra = sorted(set(state) - set(_KEYS) - {_DIGEST})
+    extra = sorted(set(state) - set(_KEYS) - {DIGEST})
     if extra:
         _check_text(extra[0], "$")
         raise InvalidStateError(f"unknown field {extra[0]!r}", path=f"$.{extra[0]}")
@@ -536,7 +465,7 @@ def _check_messages(state: dict[str, Any], part: str, parsed: bool) -> None:
             f"has {len(counts)} entries but {part} has {len(messages)} messages",
             path=f"$.{part}_counts",
         )
-    if not (parsed and _all_flat(messages)):
+    if not (parsed and all_flat(messages)):
         _check_each_message(messages, part, parsed)
     if not (set(map(type, counts)) <= _INT and (not counts or min(counts) >= 0)):
         for i, count in enumerate(counts):
@@ -551,24 +480,6 @@ def _check_messages(state: dict[str, Any], part: str, parsed: bool) -> None:
 
 
 _INT = frozenset({int})
-_SCALARS = frozenset({str, int, float, bool, type(None)})
-
-
-def _all_flat(messages: list[Any]) -> bool:
-    """Every message an object with a string role and only scalar values.
-
-    The same verdict the loop of ``_check_each_message`` reaches for parsed
-    JSON, computed by C-level iteration (``map``/``set``) over the list.
-    """
-    return (
-        set(map(type, messages)) <= _DICT
-        and set(map(type, map(dict.get, messages, repeat("role")))) <= _STR
-        and set(map(type, chain.from_iterable(map(dict.values, messages)))) <= _SCALARS
-    )
-
-
-_DICT = frozenset({dict})
-_STR = frozenset({str})
 
 
 def _check_each_message(messages: list[Any], part: str, parsed: bool) -> None:

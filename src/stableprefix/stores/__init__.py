@@ -29,6 +29,7 @@ Pick one from the environment with ``from_url()``: it reads the
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from .._backends import DEFAULT_TIMEOUT, parse_url
 from ._async import AsyncMemoryStore, AsyncSQLiteStore, AsyncStore
@@ -90,19 +91,8 @@ def from_url(url: str | None = None) -> Store:
     >>> type(from_url()).__name__
     'MemoryStore'
     """
-    url = _env_url(url)
-    parsed = parse_url(url)
-    if parsed.scheme == "memory":
-        return MemoryStore(ttl=parsed.ttl, ttl_on_read=parsed.ttl_on_read)
-    if parsed.scheme == "sqlite":
-        return SQLiteStore(
-            parsed.path,
-            ttl=parsed.ttl,
-            ttl_on_read=parsed.ttl_on_read,
-            prefix=parsed.prefix or "stableprefix",
-            timeout=parsed.timeout or DEFAULT_TIMEOUT,
-        )
-    return RedisStore(url=url)
+    store: Store = _open(url, MemoryStore, SQLiteStore, RedisStore)
+    return store
 
 
 def async_from_url(url: str | None = None) -> AsyncStore:
@@ -115,19 +105,25 @@ def async_from_url(url: str | None = None) -> AsyncStore:
     >>> type(async_from_url("memory://")).__name__
     'AsyncMemoryStore'
     """
+    store: AsyncStore = _open(url, AsyncMemoryStore, AsyncSQLiteStore, AsyncRedisStore)
+    return store
+
+
+def _open(url: str | None, memory: Any, sqlite: Any, redis: Any) -> Any:
+    """The store of one of the three kinds that ``url`` (or the environment) names."""
     url = _env_url(url)
     parsed = parse_url(url)
     if parsed.scheme == "memory":
-        return AsyncMemoryStore(ttl=parsed.ttl, ttl_on_read=parsed.ttl_on_read)
+        return memory(ttl=parsed.ttl, ttl_on_read=parsed.ttl_on_read)
     if parsed.scheme == "sqlite":
-        return AsyncSQLiteStore(
+        return sqlite(
             parsed.path,
             ttl=parsed.ttl,
             ttl_on_read=parsed.ttl_on_read,
             prefix=parsed.prefix or "stableprefix",
             timeout=parsed.timeout or DEFAULT_TIMEOUT,
         )
-    return AsyncRedisStore(url=url)
+    return redis(url=url)
 
 
 def _env_url(url: str | None) -> str:

@@ -24,19 +24,15 @@ from .._config import PromptConfig
 from .._state import State, new_state
 from ._base import (
     ArchivedCompaction,
-    IndexRead,
     Loaded,
     Raw,
     Store,
     StoreBase,
     _archived,
-    _check_id,
-    check_fresh,
-    check_shape,
 )
-from ._base import _check_version as _check_expected
+from ._checks import check_fresh, check_id, check_shape, check_version
 from ._codec import Delta, decode_archive
-from ._index import query_terms
+from ._index import IndexRead, query_terms, rank_read, recalled
 from ._memory import MemoryStore
 from ._sqlite import SQLiteStore
 
@@ -92,7 +88,7 @@ class AsyncStore(StoreBase, ABC):
 
     async def load(self, session_id: str, *, config: PromptConfig | None = None) -> Loaded:
         """The session's state and version (see ``Store.load``)."""
-        _check_id(session_id)
+        check_id(session_id)
         known = self._known(session_id)
         with store_errors("load", session_id, where=self._where()):
             raw = await self._read(session_id, known.version if known else 0)
@@ -103,8 +99,8 @@ class AsyncStore(StoreBase, ABC):
 
     async def save(self, session_id: str, state: State, *, expected_version: int) -> int:
         """Write what changed since ``expected_version`` (see ``Store.save``)."""
-        _check_id(session_id)
-        _check_expected(expected_version)
+        check_id(session_id)
+        check_version(expected_version)
         check_shape(state)
         return await self._save(session_id, state, expected_version, check=True)
 
@@ -124,7 +120,7 @@ class AsyncStore(StoreBase, ABC):
 
     async def archive(self, session_id: str) -> list[ArchivedCompaction]:
         """Everything compaction removed (see ``Store.archive``)."""
-        _check_id(session_id)
+        check_id(session_id)
         with store_errors("archive", session_id, where=self._where()):
             return [_archived(decode_archive(b)) for b in await self._read_archive(session_id)]
 
@@ -140,22 +136,22 @@ class AsyncStore(StoreBase, ABC):
         """The ``k`` archived rounds most relevant to ``query`` (see ``Store.recall``)."""
         from ._recall import check_query, rank_rounds
 
-        _check_id(session_id)
+        check_id(session_id)
         check_query(query, k)
         if embed is None:
             terms = query_terms(query)
             with store_errors("recall", session_id, where=self._where()):
-                found = self._ranked(await self._read_index(session_id, terms), terms, k)
+                found = rank_read(await self._read_index(session_id, terms), terms, k)
                 if found is not None:
                     keys = [(c.record, c.round) for c in found]
                     bodies = await self._read_rounds(session_id, keys) if keys else []
-                    return self._recalled(found, bodies)
+                    return recalled(found, bodies)
         removed = [m for record in await self.archive(session_id) for m in record.removed]
         return rank_rounds(removed, query, k=k, embed=embed, config=config)
 
     async def delete(self, session_id: str) -> bool:
         """Remove the session and its archive (see ``Store.delete``)."""
-        _check_id(session_id)
+        check_id(session_id)
         self._forget(session_id)
         with store_errors("delete", session_id, where=self._where()):
             return await self._delete(session_id)

@@ -20,7 +20,6 @@ out again as that checked state (fresh lists, shared messages).
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -31,8 +30,9 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._backends import store_errors
 from .._config import PromptConfig
-from .._errors import ConflictError, InvalidStateError, StoreError
-from .._state import State, is_intact, new_state, validate_state
+from .._errors import ConflictError
+from .._state import State, is_intact, new_state
+from ._checks import check_fresh, check_id, check_loaded, check_shape, check_version
 from ._codec import (
     EMPTY,
     Delta,
@@ -43,7 +43,7 @@ from ._codec import (
     meta_of,
     state_from,
 )
-from ._index import Candidate, query_terms, rank_indexed
+from ._index import IndexRead, query_terms, rank_read, recalled
 
 if TYPE_CHECKING:
     from .._manager import PromptManager
@@ -55,20 +55,9 @@ __all__ = [
     "Raw",
     "Store",
     "StoreBase",
-    "check_fresh",
-    "check_loaded",
-    "check_shape",
 ]
 
 CACHE_SESSIONS = 1024
-
-
-class IndexRead(NamedTuple):
-    """The recall index a backend read for some query words."""
-
-    records: int  # archive records stored
-    stats: list[tuple[int, int, int]]  # (record, rounds, words) of the indexed ones
-    postings: dict[str, Any]  # word -> its stored postings (str or bytes)
 
 
 class Loaded(NamedTuple):
@@ -134,113 +123,6 @@ class ArchivedCompaction:
     compactions: int
     added: int
     at: float | None
-
-
-def check_loaded(
-    state: State,
-    config: PromptConfig | None,
-    session_id: str,
-    *,
-    sealed: bool = False,
-    checked_by: str | None = None,
-) -> State:
-    """The single state check for a state read from a store.
-
-    Args:
-        sealed: the rows matched their seal (written by the library, unchanged).
-        checked_by: with ``sealed``, the fingerprint of the adapter the
-            rows were checked for when they were written; if it is
-            ``config.adapter``'s, the state passed this check already (its
-            messages, their order, counts, hash; the library's encoder
-            wrote them and ``json.loads`` read them, so they are plain
-            JSON) and only its small fields are checked again.
-
-    Raises:
-        StoreError: the stored state does not pass (naming the session and the field).
-    """
-    try:
-        if config is None:
-            return validate_state(state)
-        from .._check import check_state
-
-        if sealed and checked_by is not None and checked_by == adapter_fingerprint(config.adapter):
-            from .._check import mark_checked
-
-            validate_state(_shell(state))
-            return mark_checked(state, config.adapter)
-        return check_state(state, config)
-    except InvalidStateError as exc:
-        raise StoreError(
-            f"the stored state is not valid ({exc}); it was written by something else or "
-            "damaged: delete the session or restore it",
-            session_id=session_id,
-            operation="load",
-        ) from exc
-
-
-def _shell(state: Any, fresh: list[Any] | None = None, counts: list[Any] | None = None) -> Any:
-    shell = {**state, "committed": [], "committed_counts": [], "committed_tokens": 0}
-    shell.update(recent=fresh or [], recent_counts=counts or [], recent_tokens=sum(counts or []))
-    return shell
-
-
-def check_shape(state: Any) -> None:
-    """Check a state's fields and totals; its messages are checked as they are saved.
-
-    A save writes only the messages that are new since the stored version;
-    the others are the stored ones (compared when the change is computed),
-    which passed when they were saved. So a save checks every field but
-    only the new messages, and costs O(change) in Python.
-
-    Raises:
-        InvalidStateError: naming the path of the first bad field.
-    """
-    try:
-        if not isinstance(state, dict):
-            raise InvalidStateError("not a JSON object")
-        validate_state(_shell(state))
-        for part in ("committed", "recent"):
-            messages, counts = state[part], state[f"{part}_counts"]
-            if not (
-                isinstance(messages, list)
-                and isinstance(counts, list)
-                and len(messages) == len(counts)
-                and sum(counts) == state[f"{part}_tokens"]
-            ):
-                raise InvalidStateError(f"{part} does not add up")
-    except (InvalidStateError, TypeError) as exc:
-        validate_state(state)  # names the exact path
-        raise InvalidStateError(str(exc)) from exc
-
-
-def check_fresh(state: State, delta: Delta) -> None:
-    """Check the messages ``delta`` writes (see ``check_shape``).
-
-    Raises:
-        InvalidStateError: naming the path of the first bad message.
-    """
-    messages = [*state["committed"], *state["recent"]]
-    counts = [*state["committed_counts"], *state["recent_counts"]]
-    picked = [*range(delta.fresh[0]), *range(delta.fresh[1], len(messages))]
-    try:
-        validate_state(_shell(state, [messages[i] for i in picked], [counts[i] for i in picked]))
-    except (InvalidStateError, TypeError) as exc:
-        validate_state(state)  # names the exact path
-        raise InvalidStateError(str(exc)) from exc
-
-
-def _check_id(session_id: Any) -> str:
-    if not isinstance(session_id, str):
-        raise TypeError(f"session_id must be a str, got {type(session_id).__name__}")
-    if not session_id or len(session_id) > 512:
-        raise ValueError("session_id must be a non-empty string of at most 512 characters")
-    return session_id
-
-
-def _check_version(version: Any) -> int:
-    if isinstance(version, bool) or not isinstance(version, int) or version < 0:
-        raise TypeError(f"expected_version must be an int >= 0 (from load), got {version!r}")
-    return version
 
 
 class StoreBase:
@@ -370,33 +252,6 @@ class StoreBase:
             base = base.prev  # a retry of the save this process made last
         return base if base is not None and base.version == expected else None
 
-    @staticmethod
-    def _ranked(read: IndexRead | None, terms: list[str], k: int) -> list[Candidate] | None:
-        """The best rounds by the index, or None when it does not cover the archive."""
-        if read is None:
-            return []
-        if read.records != len(read.stats):  # records archived before the index existed
-            return None
-        return rank_indexed(read.stats, read.postings, terms, k)
-
-    @staticmethod
-    def _recalled(found: list[Candidate], bodies: list[bytes | None]) -> list[RecalledRound]:
-        from ._recall import RecalledRound
-
-        out = []
-        for candidate, body in zip(found, bodies, strict=True):
-            if body is None:
-                raise ValueError("the recall index names a round the store does not hold")
-            messages = json.loads(body)
-            if not isinstance(messages, list):
-                raise ValueError("a stored round is not a list of messages")
-            out.append(
-                RecalledRound(
-                    index=candidate.index, messages=tuple(messages), score=candidate.score
-                )
-            )
-        return out
-
     def _seen_of(self, raw: Raw | None) -> Seen:
         if raw is None:
             return EMPTY
@@ -482,7 +337,7 @@ class Store(StoreBase, ABC):
         >>> store.load("chat-1").state["recent"]
         [{'role': 'user', 'content': 'hi'}]
         """
-        _check_id(session_id)
+        check_id(session_id)
         known = self._known(session_id)
         with store_errors("load", session_id, where=self._where()):
             raw = self._read(session_id, known.version if known else 0)
@@ -515,8 +370,8 @@ class Store(StoreBase, ABC):
         >>> store.save("chat-1", new_state(), expected_version=0)  # a retry of that save
         1
         """
-        _check_id(session_id)
-        _check_version(expected_version)
+        check_id(session_id)
+        check_version(expected_version)
         check_shape(state)
         return self._save(session_id, state, expected_version, check=True)
 
@@ -542,7 +397,7 @@ class Store(StoreBase, ABC):
         >>> MemoryStore().archive("chat-1")
         []
         """
-        _check_id(session_id)
+        check_id(session_id)
         with store_errors("archive", session_id, where=self._where()):
             return [_archived(decode_archive(b)) for b in self._read_archive(session_id)]
 
@@ -573,17 +428,15 @@ class Store(StoreBase, ABC):
         """
         from ._recall import check_query, rank_rounds
 
-        _check_id(session_id)
+        check_id(session_id)
         check_query(query, k)
         if embed is None:
             terms = query_terms(query)
             with store_errors("recall", session_id, where=self._where()):
-                found = self._ranked(self._read_index(session_id, terms), terms, k)
+                found = rank_read(self._read_index(session_id, terms), terms, k)
                 if found is not None:
                     keys = [(c.record, c.round) for c in found]
-                    return self._recalled(
-                        found, self._read_rounds(session_id, keys) if keys else []
-                    )
+                    return recalled(found, self._read_rounds(session_id, keys) if keys else [])
         removed = [m for record in self.archive(session_id) for m in record.removed]
         return rank_rounds(removed, query, k=k, embed=embed, config=config)
 
@@ -594,7 +447,7 @@ class Store(StoreBase, ABC):
         >>> MemoryStore().delete("chat-1")
         False
         """
-        _check_id(session_id)
+        check_id(session_id)
         self._forget(session_id)
         with store_errors("delete", session_id, where=self._where()):
             return self._delete(session_id)

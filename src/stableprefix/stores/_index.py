@@ -29,12 +29,29 @@ import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..adapters._base import Message
-from ._recall import _B, _K1, _SPACES, round_text, split_rounds
+from ._recall import _B, _K1, _SPACES, RecalledRound, round_text, split_rounds
 
-__all__ = ["Candidate", "RecordIndex", "index_removed", "query_terms", "rank_indexed"]
+__all__ = [
+    "Candidate",
+    "IndexRead",
+    "RecordIndex",
+    "index_removed",
+    "query_terms",
+    "rank_indexed",
+    "rank_read",
+    "recalled",
+]
+
+
+class IndexRead(NamedTuple):
+    """The recall index a backend read for some query words."""
+
+    records: int  # archive records stored
+    stats: list[tuple[int, int, int]]  # (record, rounds, words) of the indexed ones
+    postings: dict[str, Any]  # word -> its stored postings (str or bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,3 +199,31 @@ def _pick(
             seen.add(hashes[key])
             picked.append(Candidate(key[0], key[1], rank(key)[1], scores[key]))
     return picked
+
+
+def rank_read(read: IndexRead | None, terms: list[str], k: int) -> list[Candidate] | None:
+    """The best rounds by the index, or None when it does not cover the archive."""
+    if read is None:
+        return []
+    if read.records != len(read.stats):  # records archived before the index existed
+        return None
+    return rank_indexed(read.stats, read.postings, terms, k)
+
+
+def recalled(found: list[Candidate], bodies: list[bytes | None]) -> list[RecalledRound]:
+    """The recalled rounds: the ranked candidates with their stored messages.
+
+    Raises:
+        ValueError: a round is missing or is not a list of messages.
+    """
+    out = []
+    for candidate, body in zip(found, bodies, strict=True):
+        if body is None:
+            raise ValueError("the recall index names a round the store does not hold")
+        messages = json.loads(body)
+        if not isinstance(messages, list):
+            raise ValueError("a stored round is not a list of messages")
+        out.append(
+            RecalledRound(index=candidate.index, messages=tuple(messages), score=candidate.score)
+        )
+    return out

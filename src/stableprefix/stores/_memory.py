@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .._errors import ConflictError
-from ._base import IndexRead, Raw, Store
+from ._base import Raw, Store
 from ._codec import Delta
+from ._index import IndexRead
 
 __all__ = ["MemoryStore"]
 

@@ -26,8 +26,9 @@ from typing import Any
 from .._backends import async_redis_client, parse_url, redis_client
 from .._errors import ConflictError
 from ._async import AsyncStore
-from ._base import IndexRead, Raw, Store
+from ._base import Raw, Store
 from ._codec import Delta
+from ._index import IndexRead
 
 __all__ = [
     "READ_SCRIPT",
@@ -226,6 +227,40 @@ def raw_of_replies(replies: Any) -> Raw | None:
     return Raw(int(version), bytes(meta), [bytes(e) for e in entries])
 
 
+def _options(
+    kind: str,
+    url: str | None,
+    client: Any,
+    ttl: float | None,
+    ttl_on_read: bool,
+    prefix: str | None,
+    timeout: float | None,
+    make: Callable[..., Any],
+) -> tuple[Any, str, float | None, bool, str]:
+    """A Redis store's client, where it points, TTL options and prefix (URL options filled in).
+
+    Raises:
+        TypeError: neither or both of ``url`` and ``client``.
+        ValueError: not a Redis URL, or a bad prefix.
+    """
+    if (url is None) == (client is None):
+        raise TypeError(f"{kind} takes exactly one of url= or client=")
+    where = "redis client"
+    if url is not None:
+        parsed = parse_url(url)
+        if not parsed.is_redis:
+            raise ValueError(f"{kind} needs a redis:// or rediss:// URL, got {url!r}")
+        ttl = parsed.ttl if ttl is None else ttl
+        ttl_on_read = ttl_on_read or parsed.ttl_on_read
+        prefix = prefix or parsed.prefix
+        timeout = timeout or parsed.timeout
+        client = make(parsed.client_url, timeout=timeout)
+        where = parsed.client_url.split("@")[-1]
+    if prefix is not None and (not isinstance(prefix, str) or not prefix):
+        raise ValueError(f"prefix must be a non-empty str, got {prefix!r}")
+    return client, where, ttl, ttl_on_read, prefix or "stableprefix"
+
+
 class RedisStore(Store):
     """Conversations in Redis: one store for every worker on every machine.
 
@@ -259,25 +294,11 @@ class RedisStore(Store):
         timeout: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if (url is None) == (client is None):
-            raise TypeError("RedisStore takes exactly one of url= or client=")
-        where = "redis client"
-        if url is not None:
-            parsed = parse_url(url)
-            if not parsed.is_redis:
-                raise ValueError(f"RedisStore needs a redis:// or rediss:// URL, got {url!r}")
-            ttl = parsed.ttl if ttl is None else ttl
-            ttl_on_read = ttl_on_read or parsed.ttl_on_read
-            prefix = prefix or parsed.prefix
-            timeout = timeout or parsed.timeout
-            client = redis_client(parsed.client_url, timeout=timeout)
-            where = parsed.client_url.split("@")[-1]
+        client, where, ttl, ttl_on_read, prefix = _options(
+            "RedisStore", url, client, ttl, ttl_on_read, prefix, timeout, redis_client
+        )
         super().__init__(ttl=ttl, ttl_on_read=ttl_on_read, clock=clock)
-        if prefix is not None and (not isinstance(prefix, str) or not prefix):
-            raise ValueError(f"prefix must be a non-empty str, got {prefix!r}")
-        self.prefix = prefix or "stableprefix"
-        self.client = client
-        self.name = where
+        self.prefix, self.client, self.name = prefix, client, where
         self._read_script = client.register_script(READ_SCRIPT)
         self._write_script = client.register_script(WRITE_SCRIPT)
 
@@ -349,25 +370,11 @@ class AsyncRedisStore(AsyncStore):
         timeout: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if (url is None) == (client is None):
-            raise TypeError("AsyncRedisStore takes exactly one of url= or client=")
-        where = "redis client"
-        if url is not None:
-            parsed = parse_url(url)
-            if not parsed.is_redis:
-                raise ValueError(f"AsyncRedisStore needs a redis:// or rediss:// URL, got {url!r}")
-            ttl = parsed.ttl if ttl is None else ttl
-            ttl_on_read = ttl_on_read or parsed.ttl_on_read
-            prefix = prefix or parsed.prefix
-            timeout = timeout or parsed.timeout
-            client = async_redis_client(parsed.client_url, timeout=timeout)
-            where = parsed.client_url.split("@")[-1]
+        client, where, ttl, ttl_on_read, prefix = _options(
+            "AsyncRedisStore", url, client, ttl, ttl_on_read, prefix, timeout, async_redis_client
+        )
         super().__init__(ttl=ttl, ttl_on_read=ttl_on_read, clock=clock)
-        if prefix is not None and (not isinstance(prefix, str) or not prefix):
-            raise ValueError(f"prefix must be a non-empty str, got {prefix!r}")
-        self.prefix = prefix or "stableprefix"
-        self.client = client
-        self.name = where
+        self.prefix, self.client, self.name = prefix, client, where
         self._read_script = client.register_script(READ_SCRIPT)
         self._write_script = client.register_script(WRITE_SCRIPT)
 

@@ -26,9 +26,9 @@ from collections.abc import Callable
 
 from .._backends import DEFAULT_TIMEOUT, SQLiteConnector
 from .._errors import ConflictError
-from ._base import IndexRead, Raw, Store
+from ._base import Raw, Store
 from ._codec import Delta
-from ._index import RecordIndex
+from ._index import IndexRead, RecordIndex
 
 __all__ = ["SQLiteStore"]
 

@@ -380,3 +380,27 @@ def test_one_bad_message_among_plain_ones_is_found_with_its_path(fmt: Fmt, edit:
             assert info.value.path == "$.history_hash"
         else:
             assert info.value.path.startswith(f"$.committed[{where}]"), info.value.path
+
+
+@pytest.mark.parametrize("messages, flat, plain", [
+    ([], True, False),
+    ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "ok"}], True, True),
+    ([{"role": "user", "content": "hi", "name": "x"}], True, False),
+    ([{"role": "user", "content": [{"type": "text", "text": "hi"}]}], False, False),
+    ([{"role": "user", "content": "  "}], True, False),
+    ([{"role": "user", "content": ""}], True, False),
+    ([{"role": "user", "content": 5}], True, False),
+    ([{"role": "robot", "content": "hi"}], True, False),
+    ([{"role": ["user"], "content": "hi"}], False, False),
+    ([{"type": "function_call", "call_id": "c"}], False, False),
+    ([7], False, False),
+    ([{"role": "user", "meta": {"a": 1}}], False, False),
+])
+def test_the_bulk_tests_agree_with_the_per_message_rules(
+    messages: list[Any], flat: bool, plain: bool,
+) -> None:
+    from stableprefix._check import _all_plain
+    from stableprefix._json import all_flat
+
+    assert all_flat(messages) is flat
+    assert _all_plain(messages, frozenset({"user", "assistant"})) is plain

@@ -181,24 +181,24 @@ def _plain_roles(adapter: ProviderAdapter) -> frozenset[str]:
 
 
 def _all_plain(messages: list[Any], plain: frozenset[str]) -> bool:
-    """Whether every message passes the plain test of ``_check_order``'s loop.
+    """Whether every message passes the plain test of ``_one``.
 
-    The same test, computed by C-level iteration over the whole list.
+    The same test, computed by C-level iteration over the whole list (a
+    message that is not a dict, or a role that is not hashable, makes
+    ``dict.get`` or the set raise ``TypeError``: not plain).
     """
-    if not set(map(type, messages)) <= _DICT or set(map(len, messages)) != _TWO:
+    try:
+        if set(map(len, messages)) != _TWO:
+            return False
+        if not set(map(dict.get, messages, repeat("role"))) <= plain:
+            return False
+        contents = list(map(dict.get, messages, repeat("content")))
+        return all(contents) and not any(map(str.isspace, contents))  # type: ignore[arg-type]
+    except TypeError:
         return False
-    roles = list(map(dict.get, messages, repeat("role")))
-    if not set(map(type, roles)) <= _STR or not set(roles) <= plain:
-        return False
-    contents = list(map(dict.get, messages, repeat("content")))
-    return (
-        set(map(type, contents)) <= _STR
-        and all(contents)
-        and not any(map(str.isspace, contents))  # type: ignore[arg-type]
-    )
 
 
-_DICT, _STR, _TWO = frozenset({dict}), frozenset({str}), {2}
+_TWO = {2}
 
 
 def _check_order(adapter: ProviderAdapter, state: State) -> tuple[str, ...]:

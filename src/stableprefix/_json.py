@@ -408,12 +408,17 @@ def all_flat(messages: list[Any]) -> bool:
     >>> all_flat([{"role": "user", "content": "hi"}]), all_flat([{"role": "user", "x": []}])
     (True, False)
     """
-    return (
-        set(map(type, messages)) <= _DICT
-        and set(map(type, map(dict.get, messages, repeat("role")))) <= _STR
-        and set(map(type, chain.from_iterable(map(dict.values, messages)))) <= _SCALARS
-    )
+    if not set(map(type, messages)) <= _DICT:
+        return False
+    if not set(map(type, map(dict.get, messages, repeat("role")))) <= _STR:
+        return False
+    if set(map(len, messages)) <= _TWO and (
+        set(map(type, map(dict.get, messages, repeat("content")))) <= _STR
+    ):
+        return True  # only {"role": ..., "content": text}: the usual chat message
+    return set(map(type, chain.from_iterable(map(dict.values, messages)))) <= _SCALARS
 
 
 _DICT = frozenset({dict})
 _STR = frozenset({str})
+_TWO = frozenset({2})

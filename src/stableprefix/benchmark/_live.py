@@ -36,12 +36,12 @@ from typing import Any
 from .._blocks import FlatRequest
 from .._errors import LiveError
 from .._usage import CacheUsage
-from ..adapters import AnthropicAdapter, GeminiAdapter, OpenAIAdapter, get_provider
+from ..adapters import get_provider
 from ..pricing import UnknownModelError, get_prices
 from ._run import SessionFactory
 from ._score import Run, ideal_reads, score
 from ._strategies import play
-from ._wire import Wire
+from ._wire import Wire, make_wire
 from ._workloads import Workload
 
 __all__ = [
@@ -117,23 +117,18 @@ def api_key(provider: LiveProvider, environ: dict[str, str] | None = None) -> st
 
 
 def live_wire(provider: LiveProvider, model: str, *, engine: str = "openai") -> Wire:
-    """The wire of a live provider; Anthropic markers follow the model's minimum.
+    """The wire of a live provider: the same adapter, set up for ``model``, as simulated runs.
 
     ``engine`` is the server behind an OpenAI-format endpoint (see
-    ``OpenAIAdapter(engine=...)``).
+    ``OpenAIAdapter(engine=...)``). An unlisted model gets its family's
+    conservative rules (the model registry's fallback).
 
     >>> live_wire(LIVE_PROVIDERS["anthropic"], "claude-haiku-4-5").adapter.min_cache_tokens
     4096
+    >>> live_wire(LIVE_PROVIDERS["openai"], "gpt-5.6-terra").adapter.model
+    'gpt-5.6-terra'
     """
-    if provider.wire == "anthropic":
-        try:
-            return Wire("anthropic", AnthropicAdapter(model=model), model)
-        except UnknownModelError:
-            # An unlisted model: assume the common 1024-token minimum.
-            return Wire("anthropic", AnthropicAdapter(min_cache_tokens=1024), model)
-    if provider.wire == "gemini":
-        return Wire("gemini", GeminiAdapter(), model)
-    return Wire("openai", OpenAIAdapter(engine=engine), model)
+    return make_wire(provider.wire, model, engine=engine)
 
 
 def llama_cpp_prompt_ids(base_url: str) -> PromptIds | None:

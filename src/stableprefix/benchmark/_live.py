@@ -168,6 +168,51 @@ def _import(module: str, extra: str) -> Any:
         ) from exc
 
 
+def _anthropic_sender(
+    provider: LiveProvider, model: str, key: str | None, base_url: str | None, cap: int
+) -> Sender:
+    parse = get_provider(provider.wire).parse_usage
+    sdk = _import("anthropic", provider.extra)
+    client = sdk.Anthropic(api_key=key, base_url=base_url, max_retries=2)
+    return lambda req: parse(client.messages.create(model=model, max_tokens=cap, **req))
+
+
+def _gemini_sender(
+    provider: LiveProvider, model: str, key: str | None, base_url: str | None, cap: int
+) -> Sender:
+    parse = get_provider(provider.wire).parse_usage
+    genai = _import("google.genai", provider.extra)
+    options = genai.types.HttpOptions(base_url=base_url) if base_url else None
+    client = genai.Client(api_key=key, http_options=options)
+
+    def send(req: dict[str, Any]) -> CacheUsage:
+        config = {**req.get("config", {}), "max_output_tokens": cap}
+        return parse(
+            client.models.generate_content(model=model, contents=req["contents"], config=config)
+        )
+
+    return send
+
+
+def _openai_sender(
+    provider: LiveProvider, model: str, key: str | None, base_url: str | None, cap: int
+) -> Sender:
+    parse = get_provider(provider.wire).parse_usage
+    sdk = _import("openai", provider.extra)
+    client = sdk.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=2)
+    # OpenAI's own models take max_completion_tokens; local servers know max_tokens.
+    name = "max_tokens" if provider.name == "openai-compatible" else "max_completion_tokens"
+    return lambda req: parse(client.chat.completions.create(model=model, **{name: cap}, **req))
+
+
+#: The SDK call of each wire format: the one place a new format's sender goes.
+SENDERS: dict[str, Callable[[LiveProvider, str, str | None, str | None, int], Sender]] = {
+    "anthropic": _anthropic_sender,
+    "gemini": _gemini_sender,
+    "openai": _openai_sender,
+}
+
+
 def make_sender(
     provider: LiveProvider,
     model: str,
@@ -187,37 +232,14 @@ def make_sender(
 
     Raises:
         ImportError: the provider's SDK is not installed (names the extra).
+        ValueError: no sender is known for the provider's wire format.
     """
-    parse = get_provider(provider.wire).parse_usage
-    if provider.wire == "anthropic":
-        sdk = _import("anthropic", provider.extra)
-        client = sdk.Anthropic(api_key=key, base_url=base_url, max_retries=2)
-        return lambda req: parse(
-            client.messages.create(model=model, max_tokens=max_output_tokens, **req)
+    factory = SENDERS.get(provider.wire)
+    if factory is None:
+        raise ValueError(
+            f"no live sender for wire format {provider.wire!r}; known: {', '.join(SENDERS)}"
         )
-    if provider.wire == "gemini":
-        genai = _import("google.genai", provider.extra)
-        options = genai.types.HttpOptions(base_url=base_url) if base_url else None
-        gclient = genai.Client(api_key=key, http_options=options)
-
-        def send_gemini(req: dict[str, Any]) -> CacheUsage:
-            config = {**req.get("config", {}), "max_output_tokens": max_output_tokens}
-            return parse(
-                gclient.models.generate_content(
-                    model=model, contents=req["contents"], config=config
-                )
-            )
-
-        return send_gemini
-    sdk = _import("openai", provider.extra)
-    oclient = sdk.OpenAI(api_key=key or "not-needed", base_url=base_url, max_retries=2)
-    # OpenAI's own models take max_completion_tokens; local servers know max_tokens.
-    cap = (
-        {"max_tokens": max_output_tokens}
-        if provider.name == "openai-compatible"
-        else {"max_completion_tokens": max_output_tokens}
-    )
-    return lambda req: parse(oclient.chat.completions.create(model=model, **cap, **req))
+    return factory(provider, model, key, base_url, max_output_tokens)
 
 
 def _fresh(workload: Workload) -> Workload:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..adapters import AnthropicAdapter, GeminiAdapter, OpenAIAdapter, ProviderAdapter
+from ..adapters import OpenAIAdapter, ProviderAdapter, get_provider
 from ._workloads import Message, ToolSpec
 
 __all__ = ["FORMATS", "Wire", "make_wire", "to_wire", "tools_wire"]
@@ -43,26 +43,32 @@ class Wire:
 def make_wire(name: str, model: str | None = None, *, engine: str = "openai") -> Wire:
     """The ``Wire`` of format ``name``; ``model`` sets the adapter's cache rules.
 
-    ``engine`` is the server behind the OpenAI format (``OpenAIAdapter(engine=...)``):
-    a local engine gets the layout a local-engine user gets.
+    The adapter comes from the provider registry (``get_provider(name)``),
+    set up for ``model`` by its ``for_model`` and, where the cache rules
+    follow the model per request (OpenAI's GPT-5.6+ breakpoints), its
+    ``with_model``. ``engine`` is the server behind the OpenAI format
+    (``OpenAIAdapter(engine=...)``): a local engine gets the layout a
+    local-engine user gets, and no hosted model's rules.
 
     Raises:
         ValueError: ``name`` is not one of ``FORMATS``.
 
     >>> make_wire("openai").adapter.name
     'openai'
+    >>> make_wire("openai", "gpt-5.6-terra").adapter.model
+    'gpt-5.6-terra'
     >>> make_wire("openai", engine="llama.cpp").adapter.caches_generated_tokens
     True
     """
-    if name == "openai":
-        # the model picks the cache rules (GPT-5.6+ breakpoints); engines have none
-        hosted = model if engine == "openai" else None
-        return Wire(name, OpenAIAdapter(engine=engine, model=hosted), model)
-    if name == "anthropic":
-        return Wire(name, AnthropicAdapter(model=model), model)
-    if name == "gemini":
-        return Wire(name, GeminiAdapter(), model)
-    raise ValueError(f"unknown wire format {name!r}; choose one of {', '.join(FORMATS)}")
+    if name not in FORMATS:
+        raise ValueError(f"unknown wire format {name!r}; choose one of {', '.join(FORMATS)}")
+    if engine != "openai":  # engines exist only behind the OpenAI format
+        return Wire(name, OpenAIAdapter(engine=engine), model)
+    adapter = get_provider(name).adapter.for_model(model)
+    follow = getattr(adapter, "with_model", None)
+    if model is not None and callable(follow):
+        adapter = follow(model)
+    return Wire(name, adapter, model)
 
 
 def tools_wire(fmt: str, tools: Sequence[ToolSpec]) -> list[Json]:

@@ -39,10 +39,11 @@ What is measured:
    manager), and the size in bytes of each library's default serialisation.
    llmbuffer's side is its unchecked ``loads`` / ``to_json`` throughout.
 
-Every measurement runs the two libraries in alternating rounds and pools
-each one's samples: the speed of a shared or virtual machine drifts between
-phases of a run (the same per-turn figure was seen at 44 us in one phase
-and 76 us in the next), and alternating keeps that drift out of the ratios.
+Every measurement runs the two libraries in alternating rounds (the state
+measurements one repetition each in turn) and pools each one's samples:
+the speed of a shared or virtual machine drifts between phases of a run
+(the same per-turn figure was seen at 44 us in one phase and 76 us in the
+next), and alternating keeps that drift out of the ratios.
 The garbage collector stays on, as in an application; the median keeps the
 occasional collection pause out of the per-turn figures. (Collecting right
 before each timed turn was tried and dropped: it leaves caches cold and
@@ -472,10 +473,12 @@ def measure_state(report: Report, ours: Ours, peer: Peer, plan: Plan, log: Log) 
         "dumps of a state": (fixed(state), sp.dumps, fixed(lb), lambda m: m.to_json()),
     }
     for label, (setup, action, peer_setup, peer_action) in work.items():
+        # One repetition each in turn: a load spike lasting a few
+        # milliseconds then hits both sides alike, not a chunk of one.
         stats = alternate(
             (plan.serialisations, op_job(setup, action)),
             (plan.serialisations, op_job(peer_setup, peer_action)),
-            plan.rounds,
+            plan.serialisations,
         )
         report.add(Row(f"{label}, {STATE_TURNS:,} turns", *stats, "ns"), log)
     sizes = Stat.of([len(text.encode())]), Stat.of([len(peer_text.encode())])

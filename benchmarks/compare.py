@@ -399,6 +399,39 @@ def _table(runs: list[Run]) -> tuple[str, list[str], dict[str, Any]]:
     return "\n".join(out), failures, {"cells": data}
 
 
+#: The model that accepts mid-conversation system messages (see AnthropicAdapter).
+SYSTEM_CONTEXT_MODEL = "claude-opus-4-8"
+
+
+def system_context(workload: Workload, wire: Wire) -> Any:
+    """stableprefix with the dynamic context as a mid-conversation system message."""
+    adapter = AnthropicAdapter(model=wire.model, context_role="system")
+    return builtin_factories(["stableprefix"])["stableprefix"](
+        workload, Wire(wire.name, adapter, wire.model)
+    )
+
+
+def _system_context_table(workloads: list[Workload]) -> str:
+    """The default (context as a user message) against the context as a system message."""
+    runs = simulate_runs(
+        workloads,
+        {**builtin_factories(["stableprefix"]), "system-context": system_context},
+        [("anthropic-sim", SYSTEM_CONTEXT_MODEL)],
+    )
+    by = {(r.workload, r.strategy): r for r in runs}
+    lines = [f"{'workload':<14} {'user context':>13} {'system context':>15} {'system / user':>14}"]
+    for w in dict.fromkeys(r.workload for r in runs):
+        user, system = by[(w, "stableprefix")], by[(w, "system-context")]
+        if user.error or system.error:
+            lines.append(f"{w:<14} failed: {user.error or system.error}")
+            continue
+        lines.append(
+            f"{w:<14} {f'${user.bill:.4f}':>13} {f'${system.bill:.4f}':>15} "
+            f"{system.bill / user.bill:>13.3f}x"
+        )
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workload", choices=[*COMPARED, "all"], default="all")
@@ -454,6 +487,12 @@ def main(argv: list[str] | None = None) -> int:
             "PASS: stableprefix costs no more than any peer in every cell, and less than "
             "llmbuffer on agent-loop and long-chat under Anthropic rules"
         )
+    print(
+        f"\nThe dynamic context as a mid-conversation system message ({SYSTEM_CONTEXT_MODEL}, "
+        "AnthropicAdapter(context_role='system')) against the default user message, "
+        "anthropic-sim, cost in USD:\n"
+    )
+    print(_system_context_table(workloads))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump({**data, "failures": failures, "repairs": dict(REPAIRS)}, fh, indent=2)

@@ -107,7 +107,36 @@ def main(argv: list[str] | None = None) -> int:
         hot, hot_u = _run(cell, args.fan_out, args.context_tokens, warm=True)
         print(f"{cell[0]:<18} {cell[1]:<18} {cold:>9.4f} {hot:>9.4f} {hot / cold:>6.2f} "
               f"{cold_u.hit_ratio:>10.0%} {hot_u.hit_ratio:>10.0%}")
+    print()
+    print(_workload_table(args.fan_out))
     return 0
+
+
+def _workload_table(fan_out: int) -> str:
+    """The benchmark CLI's fan-out and fan-out-warm workloads, scored the same way.
+
+    Their document and tasks are the workload's own, and the cost includes
+    output tokens (as in the benchmark report), so only the ratios and the
+    shares read compare with the table above.
+    """
+    from stableprefix.benchmark import build_workload, builtin_factories, simulate_runs
+
+    providers = [("anthropic-sim", "claude-sonnet-5-5"), ("openai-sim", "gpt-5.6-terra"),
+                 ("openai-sim", "gpt-5"), ("gemini-sim", "gemini-3.8-flash")]
+    workloads = [build_workload(n, turns=fan_out) for n in ("fan-out", "fan-out-warm")]
+    runs = simulate_runs(workloads, builtin_factories(["stableprefix"]), providers)
+    cold = {r.model: r for r in runs if r.workload == "fan-out"}
+    warm = {r.model: r for r in runs if r.workload == "fan-out-warm"}
+    lines = [f"The benchmark's workloads (python -m stableprefix.benchmark --workload fan-out / "
+             f"fan-out-warm --turns {fan_out}); cost with output tokens:",
+             f"{'cache model':<14} {'model':<18} {'cold':>9} {'warmed':>9} {'ratio':>6} "
+             f"{'read cold':>10} {'read warm':>10}"]
+    for name, model in providers:
+        c, h = cold[model], warm[model]
+        lines.append(f"{name:<14} {model:<18} {c.bill:>9.4f} {h.bill:>9.4f} "
+                     f"{h.bill / c.bill:>6.2f} {c.usage.hit_ratio:>10.0%} "
+                     f"{h.usage.hit_ratio:>10.0%}")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -281,3 +281,40 @@ def test_processes_racing_through_many_keys_make_one_call_per_key(
     assert calls == [1] * rounds  # one upstream call per key, whoever made it
     for n in range(rounds):
         assert {f.read_text() for f in tmp_path.glob(f"result-{n}-*")} == {str(n)}
+
+
+def test_async_callers_of_two_caches_coalesce_through_the_lease(redis_url: str) -> None:
+    import redis
+
+    first = ResponseCache(redis_url, namespace="t", lease=3)
+    second = ResponseCache(redis_url, namespace="t", lease=3)  # another process, in effect
+    admin = redis.Redis.from_url(redis_url)
+    calls: list[int] = []
+
+    async def main() -> list[Any]:
+        release = asyncio.Event()
+
+        async def upstream() -> dict[str, Any]:
+            calls.append(1)
+            await release.wait()
+            return {"answer": 4}
+
+        leader = asyncio.create_task(first.acall(REQ, upstream, endpoint="any", load=dict))
+        await await_until(lambda: len(calls) == 1 and len(admin.keys("*rcl:*")) == 1)
+        waiter = asyncio.create_task(second.acall(REQ, upstream, endpoint="any", load=dict))
+        lease = admin.keys("*rcl:*")[0]
+        seen = [admin.pttl(lease)]
+        # renewed by the leader's task while its call runs: the time to live goes back up
+        await await_until(lambda: seen.append(admin.pttl(lease)) or seen[-1] > min(seen))
+        assert not waiter.done()  # it cannot answer before the leader stored
+        release.set()
+        out = [await leader, await waiter]
+        await first.aclose()
+        await second.aclose()
+        return out
+
+    try:
+        assert asyncio.run(main()) == [{"answer": 4}] * 2
+        assert calls == [1] and admin.keys("*rcl:*") == []
+    finally:
+        admin.close()

@@ -38,7 +38,8 @@ items it adds (the row values it inserts; its own bookkeeping columns not
 counted). Latency: the median of the timed turns (``time.perf_counter``).
 The history stays within a few messages of N while timing. Recall: median
 latency of ``store.recall`` over an archive of 10,000 messages (one
-compaction record), BM25 over whole rounds.
+compaction record), BM25 over whole rounds from the store's recall index
+(the rankings equal ``rank_rounds`` over the whole archive, checked once).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ from pathlib import Path
 from typing import Any
 
 from stableprefix import PromptConfig, dumps, functional, loads, new_state
-from stableprefix.stores import RedisStore, SQLiteStore, Store
+from stableprefix.stores import RedisStore, SQLiteStore, Store, rank_rounds
 
 CFG = PromptConfig()
 WORDS = [
@@ -273,12 +274,15 @@ def recall_latency(store: Store, runs: int = 5) -> float:
     store.save("recall", folded, expected_version=1)
     archived = sum(len(r.removed) for r in store.archive("recall"))
     assert archived == 10_000, archived
+    query = "invoice deadline for the garden report"
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        found = store.recall("recall", "invoice deadline for the garden report", k=3)
+        found = store.recall("recall", query, k=3)
         times.append((time.perf_counter() - start) * 1000)
     assert len(found) == 3
+    removed = [m for record in store.archive("recall") for m in record.removed]
+    assert found == rank_rounds(removed, query, k=3), "the index ranks differently"
     return statistics.median(times)
 
 

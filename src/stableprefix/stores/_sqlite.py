@@ -56,7 +56,7 @@ def _schema(p: str) -> list[str]:
     ]
 
 
-_INDEX_TABLES = ("entries", "archive", "postings", "rounds", "recall")
+_SESSION_TABLES = ("entries", "archive", "postings", "rounds", "recall")
 
 
 class SQLiteStore(Store):
@@ -161,7 +161,7 @@ class SQLiteStore(Store):
 
     def _remove(self, conn: sqlite3.Connection, session_id: str) -> bool:
         p = self._p
-        for table in _INDEX_TABLES:
+        for table in _SESSION_TABLES:
             conn.execute(f"DELETE FROM {p}_{table} WHERE session = ?", (session_id,))
         return conn.execute(f"DELETE FROM {p}_sessions WHERE id = ?", (session_id,)).rowcount > 0
 
@@ -297,7 +297,7 @@ class SQLiteStore(Store):
         p, now = self._p, self._clock()
         expired = f"SELECT id FROM {p}_sessions WHERE expires IS NOT NULL AND expires <= ?"
         with self._db.transaction() as conn:
-            for table in _INDEX_TABLES:
+            for table in _SESSION_TABLES:
                 conn.execute(f"DELETE FROM {p}_{table} WHERE session IN ({expired})", (now,))
             return int(
                 conn.execute(

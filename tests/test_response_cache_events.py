@@ -123,3 +123,33 @@ def test_a_raising_callback_does_not_break_the_call() -> None:
 def test_on_event_must_be_callable() -> None:
     with pytest.raises(TypeError, match="on_event must be callable"):
         ResponseCache(namespace="t", on_event="print")  # type: ignore[arg-type]
+
+
+class LeasesDown(MemoryBackend):
+    """A backend with leases whose lease release always fails."""
+
+    def acquire_lease(self, key: str, seconds: float) -> str | None:
+        return "token"
+
+    def renew_lease(self, key: str, token: str, seconds: float) -> bool:
+        return True
+
+    def release_lease(self, key: str, token: str) -> None:
+        raise ConnectionError("lease server gone")
+
+
+def test_failing_closed_keeps_the_upstream_error_when_the_lease_release_fails() -> None:
+    seen: list[Event] = []
+    cache = ResponseCache(
+        namespace="t", backend=LeasesDown(), lease=30, fail_open=False, on_event=seen.append
+    )
+
+    def upstream() -> dict[str, Any]:
+        raise TimeoutError("the model took too long")
+
+    with pytest.raises(TimeoutError, match="took too long"):
+        cache.call(REQ, upstream, endpoint="any", load=dict)
+    failure = seen[-1]
+    assert isinstance(failure, ResponseCacheBackendErrorEvent)
+    assert failure.operation == "lease" and "lease server gone" in failure.error
+    assert cache.stats.backend_errors == 1

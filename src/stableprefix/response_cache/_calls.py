@@ -27,11 +27,13 @@ The decisions are written once, as a generator of steps (``find``,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections.abc import Awaitable, Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from .._errors import ResponseCacheError
 from ._entries import to_json
 
 if TYPE_CHECKING:
@@ -166,7 +168,10 @@ def run_call(
             result = upstream()
         except BaseException:
             if token is not None:
-                entries.release(key, token)  # not stored: let a waiter call
+                # not stored: let a waiter call; the caller gets the upstream error
+                # even when failing closed (a release failure is counted and reported)
+                with contextlib.suppress(ResponseCacheError):
+                    entries.release(key, token)
             raise
         finally:
             if renewal is not None:
@@ -209,7 +214,8 @@ async def run_acall(
             result = await upstream()
         except BaseException:
             if token is not None:
-                await entries.arelease(key, token)
+                with contextlib.suppress(ResponseCacheError):
+                    await entries.arelease(key, token)
             raise
         finally:
             if renewal is not None:

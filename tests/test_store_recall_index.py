@@ -209,3 +209,17 @@ def test_async_recall_uses_the_index_too() -> None:
             assert await store.recall("c1", query, k=3) == rank_rounds(archived, query, k=3)
 
     asyncio.run(main())
+
+
+def test_redis_index_keys_share_the_sessions_expiry(redis_url: str) -> None:
+    store = RedisStore(url=redis_url + "?ttl=600")
+    pm = PromptManager.open(store, "c1", CFG)
+    fill(pm, 12)
+    parts = ("meta", "log", "archive", "postings", "rounds", "recall")
+    keys = [f"stableprefix:{{c1}}:{part}" for part in parts]
+    assert store.client.exists(*keys) == len(keys)  # every part written
+    assert all(0 < t <= 600_000 for t in map(store.client.pttl, keys))  # and set to expire
+    reader = RedisStore(url=redis_url + "?ttl=6000&ttl_on_read=1")
+    reader.load("c1")
+    assert all(t > 600_000 for t in map(store.client.pttl, keys))  # a read refreshes them all
+    assert store.delete("c1") and store.client.exists(*keys) == 0

@@ -404,3 +404,18 @@ def test_the_bulk_tests_agree_with_the_per_message_rules(
 
     assert all_flat(messages) is flat
     assert _all_plain(messages, frozenset({"user", "assistant"})) is plain
+
+
+@pytest.mark.parametrize("bad", [7, {"role": ["user"], "content": "x"}, {"role": "user"}])
+def test_the_order_check_refuses_what_the_structure_check_would_with_a_library_error(
+    bad: Any,
+) -> None:
+    """Even on a state whose structure is taken as checked, no foreign exception escapes."""
+    from stableprefix._check import _check_order
+
+    config = config_for(OA)
+    state = dict(F.append_messages(new_state(), [OA.user("a"), OA.assistant("b")], config))
+    state["committed"] = [state["committed"][0], bad]
+    with pytest.raises(InvalidStateError) as info:
+        _check_order(config.adapter, state)  # type: ignore[arg-type]
+    assert info.value.path.startswith("$.committed[1]")

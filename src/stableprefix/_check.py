@@ -30,7 +30,7 @@ from typing import Any
 
 from ._adapter import ProviderAdapter
 from ._config import PromptConfig
-from ._errors import InvalidStateError, StablePrefixError
+from ._errors import InvalidMessageError, InvalidStateError, StablePrefixError
 from ._json import EMPTY_HASH, chain_hash
 from ._sequence import advance
 from ._state import (
@@ -235,12 +235,15 @@ def _one(
 ) -> tuple[str, ...]:
     """Check one message at ``index``; return the pending tool calls after it."""
     if type(message) is not dict:  # replaced inside a checked state's list
-        raise InvalidStateError(f"must be a message object, got {type(message).__name__}")
+        raise InvalidMessageError(
+            f"must be a message object, got {type(message).__name__}", index=index
+        )
     if plain and not pending and len(message) == 2:
-        content = message.get("content")
+        content, role = message.get("content"), message.get("role")
         if (
             type(content) is str
-            and message.get("role") in plain
+            and type(role) is str
+            and role in plain
             and content
             and not content.isspace()
         ):

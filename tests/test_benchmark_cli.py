@@ -142,6 +142,10 @@ def test_default_report_fits_100_columns(capsys: pytest.CaptureFixture[str], fmt
     assert not too_wide, too_wide[:3]
     code, out, _err = run_cli(capsys, "--compare", "--turns", "2", "--format", fmt, "--detail")
     assert any(len(line) > 100 for line in out.splitlines())  # the wide detail is extra
+    # one strategy: nothing to summarise, and still within 100 columns
+    code, out, _err = run_cli(capsys, "--turns", "2", "--format", fmt)
+    assert code == 0 and "Summary" not in out and "stableprefix" in out
+    assert max(len(line) for line in out.splitlines()) <= 100
 
 
 # --------------------------------------------------------------------- CLI

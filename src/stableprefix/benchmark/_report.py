@@ -356,12 +356,15 @@ def _text_report(
     models = _models_line(ordered)
     if models:
         parts.append(_wrap(models))
-    title = "**Summary**" if fmt == "markdown" else "Summary"
-    parts.append(_wrap(f"{title}: {_SUMMARY_NOTE}"))
-    parts.append(table([_summary_cells(r) for r in summary(ordered)], _SUMMARY, 1))
+    # With one strategy per cache model there is nothing to summarise or group.
+    compared = any(len(group) > 1 for group in group_runs(ordered))
+    if compared:
+        title = "**Summary**" if fmt == "markdown" else "Summary"
+        parts.append(_wrap(f"{title}: {_SUMMARY_NOTE}"))
+        parts.append(table([_summary_cells(r) for r in summary(ordered)], _SUMMARY, 1))
     title = "**By cache model**" if fmt == "markdown" else "By cache model"
     parts.append(_wrap(f"{title}: {_COMPACT_NOTE}"))
-    parts.append(table([_compact_cells(r) for r in data], _COMPACT))
+    parts.append(table([_compact_cells(r) for r in data], _COMPACT, 2 if compared else 1))
     failures = [
         f"{r.workload} / {r.provider} / {r.strategy} failed: {r.error}"
         for r in ordered

@@ -414,3 +414,22 @@ def test_a_strategy_that_cannot_play_is_reported_not_fatal() -> None:
     assert "radix / broken failed: RuntimeError: cannot build" in render(runs, "table")
     assert json.loads(render(runs, "json"))["runs"][1]["error"].startswith("RuntimeError")
     assert rows(runs)[0]["vs_best"] == 1.0
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_truth_check_report_fits_100_columns(fmt: str) -> None:
+    # the report --truth-check prints (its engine run is in the engine tests)
+    from stableprefix.benchmark._report import fit_width
+    from stableprefix.benchmark._truth import LayoutCheck, render_checks
+
+    checks = [
+        LayoutCheck(name, (600, 640, 700), (0, 590, 630), (0, 591, 630), (600, 640, 700))
+        for name in ("naive", "tail", "append", "default")
+    ]
+    meta = {"stableprefix": "0.1.0", "engine": "llama.cpp (xllamacpp), SmolLM2-135M.gguf",
+            "cache model": "llamacpp", "turns": 3}  # fmt: skip
+    raw = render_checks(checks, fmt, meta)
+    assert max(len(line) for line in raw.splitlines()) > 100  # what needed fitting
+    text = fit_width(raw)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    assert text.split() == raw.split()  # only line breaks changed

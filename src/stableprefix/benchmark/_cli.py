@@ -29,7 +29,7 @@ from ._live import (
     llama_cpp_prompt_ids,
     make_sender,
 )
-from ._report import FORMATS, render
+from ._report import FORMATS, fit_width, render
 from ._run import builtin_factories, simulate_runs
 from ._score import SIM_PROVIDERS, SIMULATED, Run
 from ._strategies import DEFAULT_STRATEGY, STRATEGIES
@@ -394,6 +394,8 @@ def _truth_check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> i
             "(requests within 1 token count as agreeing):\n\n" + slots_text
         )
     agree = all(c.agrees for c in checks) and all(c.agrees for c in slot_checks)
+    if args.format != "json":
+        text = fit_width(text)
     written = _write_truth(text, args)
     return written or (0 if agree else 1)
 

@@ -23,7 +23,7 @@ from typing import Any
 from ._score import Run
 from ._summary import group_runs, summary
 
-__all__ = ["FORMATS", "WIDTH", "render", "rows"]
+__all__ = ["FORMATS", "WIDTH", "fit_width", "render", "rows"]
 
 #: Output formats.
 FORMATS = ("table", "markdown", "json")
@@ -295,6 +295,27 @@ def _wrap(text: str) -> str:
     return "\n".join(
         textwrap.fill(par, WIDTH, break_on_hyphens=False) if par else "" for par in text.split("\n")
     )
+
+
+def fit_width(text: str, width: int = WIDTH) -> str:
+    """Wrap the prose lines of ``text`` longer than ``width``; table rows stay whole.
+
+    A table row is a line starting with ``|`` (Markdown) or holding two
+    spaces in a row (fixed-width columns).
+
+    >>> print(fit_width("one two three", 8))
+    one two
+    three
+    >>> fit_width("a  b  c", 3)
+    'a  b  c'
+    """
+    out = []
+    for line in text.split("\n"):
+        if len(line) <= width or line.startswith("|") or "  " in line.strip():
+            out.append(line)
+        else:
+            out.append(textwrap.fill(line, width, break_on_hyphens=False))
+    return "\n".join(out)
 
 
 def _ordered(runs: Sequence[Run]) -> list[Run]:

@@ -131,3 +131,19 @@ def test_compact_json_is_json_dumps_compact_with_unicode_kept(value: Any) -> Non
 
     expected = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     assert compact_json(value) == expected
+    assert compact_json(value, ascii_hint=False) == expected
+
+
+def test_dumps_writes_the_same_text_whatever_the_script() -> None:
+    """The encoder is picked by a look at the text; the bytes never depend on it."""
+    from stableprefix import PromptConfig, PromptManager
+
+    for texts in (["plain", "ascii"], ["日本語の文", "plain"], ["plain", "café"]):
+        pm = PromptManager(PromptConfig())
+        pm.extend([{"role": "user", "content": texts[0]},
+                   {"role": "assistant", "content": texts[1]}])
+        state = pm.state
+        plain_json = json.dumps({k: v for k, v in state.items()}, separators=(",", ":"),
+                                ensure_ascii=False)
+        assert dumps(state).startswith(plain_json[:-1] + ',"digest":"')
+        assert pm.dumps() == dumps(state) == pm.dumps()  # the second reuses message texts

@@ -324,11 +324,17 @@ _COMPACT = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 _ESCAPE = re.compile(r"\\u")
 
 
-def compact_json(value: Any) -> str:
+def compact_json(value: Any, ascii_hint: bool = True) -> str:
     """Compact JSON text with unicode kept, keys in their order (``dumps``'s form).
 
     The same text as ``json.dumps(value, separators=(",", ":"),
     ensure_ascii=False, allow_nan=False)``, faster for ASCII text.
+
+    Args:
+        value: a JSON value.
+        ascii_hint: whether ``value`` is likely all ASCII (try the faster
+            encoder first); False when a look at it found other text. Only
+            speed depends on it.
 
     Raises:
         TypeError: a value is not JSON-serialisable.
@@ -337,6 +343,8 @@ def compact_json(value: Any) -> str:
     >>> compact_json({"b": [1, 2], "a": "é"})
     '{"b":[1,2],"a":"é"}'
     """
+    if not ascii_hint:
+        return str(_COMPACT.encode(value))
     text: str = _COMPACT_ASCII.encode(value)
     # A backslash is found at memchr speed; only text with one is searched for "\\u".
     if "\\" in text and _ESCAPE.search(text):  # non-ASCII or control characters: keep them

@@ -372,11 +372,13 @@ def loads(text: str | bytes, *, keys: Sequence[str | bytes] | None = None) -> St
 
 
 def _parse(text: str | bytes) -> State:
+    raw: bytes | bytearray | None = None  # the UTF-8 bytes, when given them
     if isinstance(text, (bytes, bytearray)) and json.detect_encoding(text) == "utf-8":
         # json.loads would let encoded lone surrogates through; decode strictly
         # (a document that fails is left to json.loads and the full check).
         with contextlib.suppress(UnicodeDecodeError):
-            text = text.decode("utf-8")
+            decoded = text.decode("utf-8")
+            raw, text = text, decoded
     plain = isinstance(text, str) and no_surrogates(text)
     try:
         data = DECODER.decode(text) if plain else json.loads(  # type: ignore[arg-type]
@@ -388,7 +390,7 @@ def _parse(text: str | bytes) -> State:
         raise InvalidStateError(f"not valid JSON ({exc})") from exc
     seal = None
     if type(data) is dict and DIGEST in data:
-        seal = seal_of(text, data.pop(DIGEST))
+        seal = seal_of(text if raw is None else raw, data.pop(DIGEST))
     state = validate_state(data, parsed=plain)
     if seal is None:
         return state

@@ -208,3 +208,15 @@ def test_missing_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setitem(sys.modules, "redis", None)
     with pytest.raises(ImportError, match=r"stableprefix\[redis\]"):
         redis_client("redis://127.0.0.1:1/0")
+
+
+def test_opening_a_ready_file_does_not_wait_for_the_write_lock(tmp_path: Path) -> None:
+    """A new connection to a file whose schema exists reads it while a writer holds the lock."""
+    schema = ["CREATE TABLE IF NOT EXISTS t (v INTEGER)", "CREATE INDEX IF NOT EXISTS t_v ON t (v)"]
+    first = SQLiteConnector(tmp_path / "x.db", schema=schema)
+    with first.transaction() as conn:  # the write lock stays taken while the second one opens
+        conn.execute("INSERT INTO t VALUES (1)")
+        second = SQLiteConnector(tmp_path / "x.db", timeout=0.05, schema=schema)
+        assert second.connection().execute("SELECT count(*) FROM t").fetchone() == (0,)
+    assert second.connection().execute("SELECT count(*) FROM t").fetchone() == (1,)
+    first.close(), second.close()

@@ -152,16 +152,22 @@ def test_the_index_expires_and_is_deleted_with_its_session(kind: str, where: Any
 def test_concurrent_archivers_keep_the_index_whole(kind: str, where: Any) -> None:
     shared = H.make_store(kind, where)  # memory: one store; else one per worker
 
+    errors: list[BaseException] = []
+
     def work(name: int) -> None:
-        store = shared if kind == "memory" else H.make_store(kind, where)
-        pm = PromptManager.open(store, "c1", CFG)
-        fill(pm, 8, start=100 * name)
+        try:
+            store = shared if kind == "memory" else H.make_store(kind, where)
+            pm = PromptManager.open(store, "c1", CFG)
+            fill(pm, 8, start=100 * name)
+        except BaseException as exc:  # reported below: a thread's error must fail the test
+            errors.append(exc)
 
     threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    assert errors == []
     store = shared if kind == "memory" else H.make_store(kind, where)
     assert len(store.archive("c1")) > 3
     assert_same_as_archive(store, "c1")

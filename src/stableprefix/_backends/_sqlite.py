@@ -16,6 +16,7 @@ atomic.
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,10 @@ from pathlib import Path
 __all__ = ["DEFAULT_TIMEOUT", "SQLiteConnector"]
 
 DEFAULT_TIMEOUT = 10.0
+_CREATED = re.compile(
+    r"\s*CREATE\s+(?:UNIQUE\s+)?(?:TABLE|INDEX)\s+IF\s+NOT\s+EXISTS\s+([A-Za-z_][A-Za-z0-9_]*)",
+    re.IGNORECASE,
+)
 
 
 class SQLiteConnector:
@@ -93,13 +98,26 @@ class SQLiteConnector:
         with self._lock:
             self._all.append((pid, conn))
             ready = self._ready_pid == pid
-        if not ready and self._schema:
+        if not ready and self._schema and not self._schema_present(conn):
             with self._write(conn):
                 for statement in self._schema:
                     conn.execute(statement)
         with self._lock:
             self._ready_pid = pid
         return conn
+
+    def _schema_present(self, conn: sqlite3.Connection) -> bool:
+        """Whether every table and index the schema names already exists.
+
+        Checked with a plain read so that opening a store on a busy file does
+        not queue for the write lock behind the other writers (which, under
+        load, could wait past the timeout for nothing).
+        """
+        wanted = {m.group(1) for m in map(_CREATED.match, self._schema) if m is not None}
+        if len(wanted) != len(self._schema):
+            return False  # a statement we cannot read: run the schema
+        rows = conn.execute("SELECT name FROM sqlite_master").fetchall()
+        return wanted <= {row[0] for row in rows}
 
     def _open(self) -> sqlite3.Connection:
         conn = sqlite3.connect(

@@ -220,7 +220,8 @@ class PromptManager:
                     )
                 else:
                     self._apply_fast(ready)
-                self._note_response([message], response_id)
+                if response_id is not None or not isinstance(message, dict):
+                    self._note_response([message], response_id)
             finally:
                 self._busy = False
             self._deliver(events)
@@ -388,7 +389,8 @@ class PromptManager:
             if previous_response_id is None and getattr(adapter, "provider_diagnostics", False):
                 previous_response_id = self._last_response_id
             F._check_response_id(adapter, previous_response_id)
-            self.record_context(dynamic_system_prompt)
+            if dynamic_system_prompt is not None:  # None records nothing: skip the round trip
+                self.record_context(dynamic_system_prompt)
             parts = F._request_parts(
                 self._state, self._config, dynamic_system_prompt, previous_response_id
             )

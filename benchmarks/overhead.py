@@ -471,6 +471,9 @@ def measure_state(report: Report, ours: Ours, peer: Peer, plan: Plan, log: Log) 
         "loads -> manager": (fixed(text), restore, fixed(peer_text), peer_restore),
         "loads + check_state": (fixed(text), load_checked, fixed(peer_text), peer.lib.loads),
         "dumps of a state": (fixed(state), sp.dumps, fixed(lb), lambda m: m.to_json()),
+        # The floor under any loads: parsing our document with the standard
+        # library and nothing else, beside llmbuffer's whole (unchecked) loads.
+        "json.loads alone": (fixed(text), json.loads, fixed(peer_text), peer.lib.loads),
     }
     for label, (setup, action, peer_setup, peer_action) in work.items():
         # One repetition each in turn: a load spike lasting a few
@@ -484,6 +487,10 @@ def measure_state(report: Report, ours: Ours, peer: Peer, plan: Plan, log: Log) 
     sizes = Stat.of([len(text.encode())]), Stat.of([len(peer_text.encode())])
     report.add(Row(f"state size, {STATE_TURNS:,} turns", *sizes, "B"), log)
     compact_peer = len(json.dumps(lb.state, separators=(",", ":")).encode())
+    report.notes.append(
+        "json.loads alone: the standard library parsing our document, with no check and no "
+        "state built: the floor under any loads of it, beside llmbuffer's whole loads."
+    )
     report.notes.append(
         f"state size: each library's default dumps; llmbuffer's to_json() uses json.dumps "
         f"defaults (a space after separators); written compactly it is {compact_peer:,} B."

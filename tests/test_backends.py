@@ -220,3 +220,32 @@ def test_opening_a_ready_file_does_not_wait_for_the_write_lock(tmp_path: Path) -
         assert second.connection().execute("SELECT count(*) FROM t").fetchone() == (0,)
     assert second.connection().execute("SELECT count(*) FROM t").fetchone() == (1,)
     first.close(), second.close()
+
+
+def test_a_new_file_opened_while_another_connection_writes_waits_for_wal(tmp_path: Path) -> None:
+    """Switching a new file to WAL is refused at once while another connection writes
+    (SQLite runs no busy handler for it): opening waits and retries instead of failing."""
+    path = tmp_path / "new.db"
+    ready, done = threading.Event(), threading.Event()
+
+    def writer() -> None:  # a rollback-journal writer holding its lock for a moment
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("CREATE TABLE t (v INTEGER)")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO t VALUES (1)")
+        ready.set()
+        done.wait(0.3)
+        conn.execute("COMMIT")
+        conn.close()
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    ready.wait(10)
+    db = SQLiteConnector(path, timeout=10)
+    try:
+        assert db.connection().execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    finally:
+        done.set()
+        thread.join()
+        db.close()
+    assert SQLiteConnector(path).connection().execute("SELECT v FROM t").fetchall() == [(1,)]

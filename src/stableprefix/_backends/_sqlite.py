@@ -19,9 +19,11 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 __all__ = ["DEFAULT_TIMEOUT", "SQLiteConnector"]
 
@@ -125,7 +127,9 @@ class SQLiteConnector:
         )
         try:
             conn.execute(f"PRAGMA busy_timeout = {int(self.timeout * 1000)}")
-            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            mode = conn.execute("PRAGMA journal_mode").fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                mode = self._switch_to_wal(conn)
             if mode is None or str(mode[0]).lower() != "wal":
                 # e.g. a file system without shared memory: still correct, just slower
                 conn.execute("PRAGMA journal_mode = DELETE")
@@ -134,6 +138,25 @@ class SQLiteConnector:
             conn.close()
             raise
         return conn
+
+    def _switch_to_wal(self, conn: sqlite3.Connection) -> Any:
+        """Put a new file in WAL mode, waiting while another connection holds a lock.
+
+        The switch needs the file to itself, and SQLite refuses it at once
+        (no busy handler) while another connection is writing, which happens
+        when several processes open a new file together. WAL mode persists,
+        so this runs once per file; it retries until ``timeout``.
+        """
+        deadline = time.monotonic() + self.timeout
+        pause = 0.001
+        while True:
+            try:
+                return conn.execute("PRAGMA journal_mode = WAL").fetchone()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:

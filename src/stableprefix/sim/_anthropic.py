@@ -45,6 +45,7 @@ from ._base import (
     CacheRuleError,
     Clock,
     ModelTable,
+    PrefixEntries,
     check_count,
     check_delay,
     model_rules,
@@ -183,37 +184,14 @@ class AnthropicCache:
 
         >>> AnthropicCache().reset()
         """
-        self._ids: dict[tuple[int, str], int] = {}
-        # prefix id -> (expiry time, TTL in seconds, time it becomes readable)
-        self._entries: dict[int, tuple[float, float, float]] = {}
+        self._table = PrefixEntries()
         self._clock = Clock()
-
-    def _prefix_ids(self, blocks: tuple[CacheBlock, ...], upto: int) -> list[int]:
-        ids = self._ids
-        out: list[int] = []
-        prev = -1
-        for b in blocks[: upto + 1]:
-            pair = (prev, b.key)
-            prev = ids.get(pair, -2)
-            if prev == -2:
-                prev = ids[pair] = len(ids)
-            out.append(prev)
-        return out
-
-    def _alive(self, pid: int, now: float) -> bool:
-        entry = self._entries.get(pid)
-        if entry is None:
-            return False
-        if now > entry[0]:
-            del self._entries[pid]
-            return False
-        return entry[2] <= now
 
     def _lookup(self, mark: int, ids: list[int], pos: list[int], now: float) -> int:
         """The longest live entry within the lookback of ``mark`` (-1: none)."""
         j = mark
         while j >= 0 and pos[mark] - pos[j] < self.lookback:
-            if self._alive(ids[j], now):
+            if self._table.readable(ids[j], now):
                 return j
             j -= 1
         return -1
@@ -261,7 +239,7 @@ class AnthropicCache:
         if not marks:
             return CacheUsage(uncached_input_tokens=total, output_tokens=output_tokens)
         last = marks[-1]
-        ids = self._prefix_ids(blocks, last)
+        ids = self._table.prefix_ids(blocks[: last + 1])
         pos = _positions(blocks, last, self.collapse_tool_runs)
         cum: list[int] = []
         running = 0
@@ -273,21 +251,20 @@ class AnthropicCache:
         read = cum[read_at] if read_at >= 0 else 0
         for j in hits:
             if j >= 0:  # a read refreshes the entry's lifetime
-                _, ttl, since = self._entries[ids[j]]
-                self._entries[ids[j]] = (t + ttl, ttl, since)
+                self._table.refresh(ids[j], t)
         write = write_1h = 0
         for m in marks:
             if cum[m] < self.min_tokens:
                 continue
             ttl_name = blocks[m].cache_ttl or "5m"
             ttl = _TTL_SECONDS[ttl_name]
-            old = self._entries.get(ids[m])
+            old = self._table.entries.get(ids[m])
             if old is not None and old[0] < t:
                 old = None
             if old is None:
-                self._entries[ids[m]] = (t + ttl, ttl, ready)
+                self._table.entries[ids[m]] = (t + ttl, ttl, ready)
             elif old[0] < t + ttl:  # a pending entry keeps its earlier ready time
-                self._entries[ids[m]] = (t + ttl, max(ttl, old[1]), old[2])
+                self._table.entries[ids[m]] = (t + ttl, max(ttl, old[1]), old[2])
             write = max(write, cum[m] - read)
             if ttl_name == "1h":
                 write_1h = max(write_1h, cum[m] - read)

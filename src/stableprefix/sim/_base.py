@@ -124,6 +124,59 @@ class Clock:
         return self.last
 
 
+class PrefixEntries:
+    """Cache entries keyed by prefix, for the models that cache whole block prefixes.
+
+    Each distinct prefix of blocks gets a small int id (interned through the
+    pair (id of the prefix before, key of the last block)), and an entry maps
+    that id to (expiry time, TTL in seconds, time it becomes readable).
+
+    >>> from stableprefix._blocks import CacheBlock
+    >>> table = PrefixEntries()
+    >>> a, b = (CacheBlock(key=k, tokens=1, kind="text", role="user") for k in "ab")
+    >>> table.prefix_ids([a, b]), table.prefix_ids([a])
+    ([0, 1], [0])
+    >>> table.entries[1] = (60.0, 60.0, 2.0)
+    >>> table.readable(1, now=1.0), table.readable(1, now=3.0), table.readable(1, now=61.0)
+    (False, True, False)
+    """
+
+    __slots__ = ("entries", "ids")
+
+    def __init__(self) -> None:
+        self.ids: dict[tuple[int, str], int] = {}
+        self.entries: dict[int, tuple[float, float, float]] = {}
+
+    def prefix_ids(self, blocks: Iterable[CacheBlock]) -> list[int]:
+        """The id of every prefix of ``blocks`` (ending at each block, in order)."""
+        ids = self.ids
+        out: list[int] = []
+        prev = -1
+        for b in blocks:
+            pair = (prev, b.key)
+            prev = ids.get(pair, -2)
+            if prev == -2:
+                prev = ids[pair] = len(ids)
+            out.append(prev)
+        return out
+
+    def readable(self, pid: int, now: float) -> bool:
+        """Whether the entry of prefix ``pid`` exists, is alive and readable at ``now``
+        (an expired entry is dropped)."""
+        entry = self.entries.get(pid)
+        if entry is None:
+            return False
+        if now > entry[0]:
+            del self.entries[pid]
+            return False
+        return entry[2] <= now
+
+    def refresh(self, pid: int, now: float) -> None:
+        """A read keeps the entry alive for another TTL from ``now``."""
+        _, ttl, since = self.entries[pid]
+        self.entries[pid] = (now + ttl, ttl, since)
+
+
 #: A registry (``{name: ModelInfo}``) or a legacy price table (``{name: ModelPrices}``).
 ModelTable = Mapping[str, ModelInfo] | Mapping[str, ModelPrices]
 

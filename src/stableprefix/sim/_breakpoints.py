@@ -36,6 +36,7 @@ from ._base import (
     CacheRuleError,
     Clock,
     ModelTable,
+    PrefixEntries,
     check_count,
     check_delay,
     model_rules,
@@ -155,31 +156,8 @@ class OpenAIBreakpointCache:
 
         >>> OpenAIBreakpointCache().reset()
         """
-        self._ids: dict[tuple[int, str], int] = {}
-        # prefix id -> (expiry time, TTL in seconds, time it becomes readable)
-        self._entries: dict[int, tuple[float, float, float]] = {}
+        self._table = PrefixEntries()
         self._clock = Clock()
-
-    def _prefix_ids(self, blocks: tuple[CacheBlock, ...]) -> list[int]:
-        ids = self._ids
-        out: list[int] = []
-        prev = -1
-        for b in blocks:
-            pair = (prev, b.key)
-            prev = ids.get(pair, -2)
-            if prev == -2:
-                prev = ids[pair] = len(ids)
-            out.append(prev)
-        return out
-
-    def _readable(self, pid: int, now: float) -> bool:
-        entry = self._entries.get(pid)
-        if entry is None:
-            return False
-        if now > entry[0]:
-            del self._entries[pid]
-            return False
-        return entry[2] <= now
 
     def _lookups(
         self, blocks: tuple[CacheBlock, ...], marks: list[int], implicit: int | None
@@ -233,7 +211,7 @@ class OpenAIBreakpointCache:
         total = request.total_tokens
         marks = _check_breakpoints(blocks)
         implicit = None if request.cache_mode == "explicit" else _implicit(blocks)
-        ids = self._prefix_ids(blocks)
+        ids = self._table.prefix_ids(blocks)
         cum: list[int] = []
         running = 0
         for b in blocks:
@@ -242,13 +220,12 @@ class OpenAIBreakpointCache:
         hits = [
             i
             for i in self._lookups(blocks, marks, implicit)
-            if cum[i] >= self.min_tokens and self._readable(ids[i], t)
+            if cum[i] >= self.min_tokens and self._table.readable(ids[i], t)
         ]
         read_at = max(hits, key=lambda i: cum[i], default=-1)
         read = cum[read_at] if read_at >= 0 else 0
         if read_at >= 0:  # reuse keeps the entry alive for another TTL
-            _, ttl, since = self._entries[ids[read_at]]
-            self._entries[ids[read_at]] = (t + ttl, ttl, since)
+            self._table.refresh(ids[read_at], t)
         write, write_long = self._write(blocks, marks, implicit, ids, cum, read, t, ready)
         return CacheUsage(
             cache_read_tokens=read,
@@ -276,14 +253,14 @@ class OpenAIBreakpointCache:
         fresh = [
             i
             for i in sorted(ttl_of, key=lambda i: cum[i], reverse=True)
-            if cum[i] >= self.min_tokens and cum[i] > read and not self._readable(ids[i], t)
+            if cum[i] >= self.min_tokens and cum[i] > read and not self._table.readable(ids[i], t)
         ][: self.max_writes]
         write = write_long = 0
         for i in fresh:
             seconds = _TTL_SECONDS[ttl_of[i]]
-            old = self._entries.get(ids[i])
+            old = self._table.entries.get(ids[i])
             since = ready if old is None or old[0] < t else min(old[2], ready)
-            self._entries[ids[i]] = (t + seconds, seconds, since)
+            self._table.entries[ids[i]] = (t + seconds, seconds, since)
             write = max(write, cum[i] - read)
             if ttl_of[i] == "12h":
                 write_long = max(write_long, cum[i] - read)

@@ -38,6 +38,7 @@ pairs, so the whole prefix is never rehashed and ids are exact.
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import accumulate
 
 from .._blocks import CacheBlock, FlatRequest
 from .._usage import CacheUsage
@@ -241,11 +242,7 @@ class AnthropicCache:
         last = marks[-1]
         ids = self._table.prefix_ids(blocks[: last + 1])
         pos = _positions(blocks, last, self.collapse_tool_runs)
-        cum: list[int] = []
-        running = 0
-        for b in blocks[: last + 1]:
-            running += b.tokens
-            cum.append(running)
+        cum = list(accumulate(b.tokens for b in blocks[: last + 1]))
         hits = [self._lookup(m, ids, pos, t) for m in marks]
         read_at = max(hits)
         read = cum[read_at] if read_at >= 0 else 0

@@ -30,6 +30,8 @@ and request settings are part of the prefix (``FlatRequest.settings``).
 
 from __future__ import annotations
 
+from itertools import accumulate
+
 from .._blocks import CacheBlock, FlatRequest
 from .._usage import CacheUsage
 from ._base import (
@@ -212,11 +214,7 @@ class OpenAIBreakpointCache:
         marks = _check_breakpoints(blocks)
         implicit = None if request.cache_mode == "explicit" else _implicit(blocks)
         ids = self._table.prefix_ids(blocks)
-        cum: list[int] = []
-        running = 0
-        for b in blocks:
-            running += b.tokens
-            cum.append(running)
+        cum = list(accumulate(b.tokens for b in blocks))
         hits = [
             i
             for i in self._lookups(blocks, marks, implicit)
